@@ -1,0 +1,98 @@
+"""Service settings: frozen values read once from an environment mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value we cannot use; the message names it."""
+
+
+def bundled_road_network() -> Path:
+    """The Shenzhen Nanshan/Futian network shipped inside the package (© OpenStreetMap, ODbL)."""
+    return Path(__file__).resolve().parent.parent / "geo" / "data" / "shenzhen-nanshan-futian.drive.graphml"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Domain tuning that the service passes to the pure core (never a global)."""
+
+    sla_minutes: float = 30.0
+    default_pick_minutes: float = 5.0
+    default_radius_minutes: float = 20.0
+    default_courier_capacity: int = 3
+    max_snap_m: float = 500.0
+    dispatch_interval_s: float = 5.0
+    courier_silence_s: float = 300.0
+    fail_after_s: float = 3 * 3600.0
+
+    def __post_init__(self) -> None:
+        if self.sla_minutes <= 0:
+            raise SettingsError("FLASHDISPATCH_SLA_MINUTES must be positive")
+        if self.max_snap_m <= 0:
+            raise SettingsError("FLASHDISPATCH_MAX_SNAP_M must be positive")
+        if self.dispatch_interval_s <= 0:
+            raise SettingsError("FLASHDISPATCH_DISPATCH_INTERVAL_S must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process needs from its environment."""
+
+    database_url: str | None = None
+    home: Path = Path(".flashdispatch")
+    road_network: Path = field(default_factory=bundled_road_network)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    operator_token: str | None = None
+    timezone: str = "Asia/Shanghai"
+    policy: Policy = field(default_factory=Policy)
+    log_level: str = "INFO"
+    pool_max_size: int = 10
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        def number(name: str, default: float, kind: type = float):
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+
+        timezone = env.get("FLASHDISPATCH_TIMEZONE") or "Asia/Shanghai"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"FLASHDISPATCH_TIMEZONE={timezone!r} is not a known time zone") from None
+        port = number("FLASHDISPATCH_PORT", 8080, int)
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"FLASHDISPATCH_PORT={port} is out of range")
+        policy = Policy(
+            sla_minutes=number("FLASHDISPATCH_SLA_MINUTES", 30.0),
+            max_snap_m=number("FLASHDISPATCH_MAX_SNAP_M", 500.0),
+            dispatch_interval_s=number("FLASHDISPATCH_DISPATCH_INTERVAL_S", 5.0),
+            courier_silence_s=number("FLASHDISPATCH_COURIER_SILENCE_S", 300.0),
+        )
+        road = env.get("FLASHDISPATCH_ROAD_NETWORK")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            home=Path(env.get("FLASHDISPATCH_HOME") or ".flashdispatch"),
+            road_network=Path(road) if road else bundled_road_network(),
+            host=env.get("FLASHDISPATCH_HOST") or "127.0.0.1",
+            port=port,
+            operator_token=env.get("FLASHDISPATCH_OPERATOR_TOKEN") or None,
+            timezone=timezone,
+            policy=policy,
+            log_level=env.get("FLASHDISPATCH_LOG_LEVEL") or "INFO",
+            pool_max_size=number("FLASHDISPATCH_DB_POOL_SIZE", 10, int),
+        )
