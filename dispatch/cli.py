@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     top = parser.add_subparsers(dest="command", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
     for path, (module_name, help_text) in COMMANDS.items():
+        if importlib.util.find_spec(f"dispatch.commands.{module_name}") is None:
+            continue  # a command not shipped in this build
         if len(path) == 1:
             sub = top.add_parser(path[0], help=help_text)
         else:

@@ -1,0 +1,58 @@
+"""The app factory: routes, middleware and cleanup contexts, wired in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from dispatch import lifecycle
+from dispatch.clock import Clock, SystemClock
+from dispatch.http import store_routes, system_routes, token_routes
+from dispatch.http.middleware import authenticate, observe, problems
+from dispatch.http.openapi import Endpoint, build_openapi
+from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, ROLE, SETTINGS
+from dispatch.metrics import Metrics
+from dispatch.settings import Settings
+
+# The largest body any endpoint accepts (a 200,000-SKU snapshot); endpoints enforce their own.
+CLIENT_MAX_SIZE = 40 * 1024 * 1024
+
+
+def endpoints() -> list[Endpoint]:
+    return [*system_routes.ENDPOINTS, *token_routes.ENDPOINTS, *store_routes.ENDPOINTS]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    registry: CollectorRegistry | None = None,
+    database_url: str | None = None,
+    road_network=None,
+    role: str = "all",
+    run_dispatch_loop: bool = True,
+) -> web.Application:
+    """Build the application. Nothing is connected until the app starts (cleanup contexts).
+
+    ``database_url`` and ``road_network`` let tests and the demo pass what they already have.
+    """
+    app = web.Application(
+        middlewares=[observe, problems, authenticate], client_max_size=CLIENT_MAX_SIZE
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = Metrics(registry or CollectorRegistry(auto_describe=True))
+    app[ROLE] = role
+    app[lifecycle.RUN_LOOP] = run_dispatch_loop
+    if database_url:
+        app[DATABASE_URL] = database_url
+    if road_network is not None:
+        app[lifecycle.NETWORK] = road_network
+    table = endpoints()
+    for ep in table:
+        app.router.add_route(ep.method, ep.path, ep.handler, name=ep.handler.__name__)
+    app[OPENAPI] = build_openapi(table)
+    app.cleanup_ctx.extend(
+        [lifecycle.database, lifecycle.road_network, lifecycle.services, lifecycle.dispatch_loop]
+    )
+    return app

@@ -1,0 +1,47 @@
+"""Dispatch errors: domain facts with a stable code; only dispatch/http maps them to statuses."""
+
+from __future__ import annotations
+
+
+class DispatchError(Exception):
+    code = "dispatch_error"
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self._extra = extra
+
+    def extra(self) -> dict:
+        return dict(self._extra)
+
+
+class NotFound(DispatchError):
+    code = "not_found"
+
+
+class OutOfStock(DispatchError):
+    code = "out_of_stock"
+
+
+class OutOfArea(DispatchError):
+    code = "out_of_area"
+
+
+class OrderIdReused(DispatchError):
+    code = "order_id_reused"
+
+
+class NotCancellable(DispatchError):
+    code = "not_cancellable"
+
+
+class InvalidTransition(DispatchError):
+    code = "invalid_transition"
+
+
+class Conflict(DispatchError):
+    code = "conflict"
+
+
+class Unavailable(DispatchError):
+    code = "unavailable"

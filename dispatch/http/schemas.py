@@ -1,0 +1,148 @@
+"""JSON schemas of the API's request and response bodies (documented in /openapi.json)."""
+
+from __future__ import annotations
+
+ID = {"type": "string", "minLength": 1, "maxLength": 128}
+SKU = {"type": "string", "minLength": 1, "maxLength": 128}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": "string", "format": "date-time", "nullable": True}
+LAT_LON = {
+    "type": "object",
+    "required": ["lat", "lon"],
+    "properties": {
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+    },
+}
+
+
+def obj(required: list[str], properties: dict, *, additional: bool = True) -> dict:
+    return {
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": additional,
+    }
+
+
+def array(items: dict, max_items: int | None = None) -> dict:
+    schema: dict = {"type": "array", "items": items}
+    if max_items is not None:
+        schema["maxItems"] = max_items
+    return schema
+
+
+STATUS_OK = obj(["status"], {"status": {"type": "string"}})
+READY = obj(["status", "checks"], {"status": {"type": "string"}, "checks": {"type": "object"}})
+
+TOKEN_CREATE = obj(
+    ["role"],
+    {
+        "role": {"type": "string", "enum": ["operator", "store", "order_system", "courier"]},
+        "store_id": ID,
+        "courier_id": ID,
+        "label": {"type": "string", "maxLength": 200},
+    },
+)
+TOKEN = obj(
+    ["token_id", "role"],
+    {
+        "token_id": {"type": "string"},
+        "role": {"type": "string"},
+        "store_id": {"type": "string", "nullable": True},
+        "courier_id": {"type": "string", "nullable": True},
+        "label": {"type": "string", "nullable": True},
+        "created_at": TIMESTAMP,
+        "revoked_at": NULLABLE_TIMESTAMP,
+    },
+)
+TOKEN_CREATED = obj(["token", "token_id", "role"], {**TOKEN["properties"], "token": {"type": "string"}})
+TOKEN_LIST = obj(["tokens"], {"tokens": array(TOKEN)})
+
+OPENING_HOURS = array(
+    obj(
+        ["days", "open", "close"],
+        {
+            "days": {"type": "string", "example": "mon-fri"},
+            "open": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+            "close": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+        },
+    ),
+    max_items=50,
+)
+STORE_PUT = obj(
+    ["name", "location", "zone"],
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "location": LAT_LON,
+        "zone": {"type": "string", "minLength": 1, "maxLength": 64},
+        "pick_minutes": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 240},
+        "radius_minutes": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120},
+        "opening_hours": {**OPENING_HOURS, "nullable": True},
+    },
+)
+STORE = obj(
+    ["store_id", "name", "location", "zone", "pick_minutes", "radius_minutes", "stock_version"],
+    {
+        "store_id": ID,
+        "name": {"type": "string"},
+        "location": LAT_LON,
+        "zone": {"type": "string"},
+        "pick_minutes": {"type": "number"},
+        "radius_minutes": {"type": "number"},
+        "opening_hours": {"type": "array", "nullable": True, "items": {"type": "object"}},
+        "stock_version": {"type": "integer"},
+    },
+)
+STOCK_SNAPSHOT = obj(
+    ["version", "items"],
+    {
+        "version": {"type": "integer", "minimum": 1},
+        "items": array(
+            obj(["sku", "quantity"], {"sku": SKU, "quantity": {"type": "integer", "minimum": 0}}),
+            max_items=200_000,
+        ),
+    },
+)
+STOCK_CHANGE = {
+    "oneOf": [
+        obj(["sku", "delta"], {"sku": SKU, "delta": {"type": "integer"}}),
+        obj(["sku", "quantity"], {"sku": SKU, "quantity": {"type": "integer", "minimum": 0}}),
+    ]
+}
+STOCK_DELTA = obj(
+    ["version", "changes"],
+    {"version": {"type": "integer", "minimum": 1}, "changes": array(STOCK_CHANGE, max_items=100_000)},
+)
+SYNC_RESULT = obj(
+    ["store_id", "version", "skus"],
+    {
+        "store_id": ID,
+        "version": {"type": "integer"},
+        "skus": {"type": "integer"},
+        "shortfalls": array(
+            obj(
+                ["sku", "on_hand", "reserved"],
+                {"sku": SKU, "on_hand": {"type": "integer"}, "reserved": {"type": "integer"}},
+            )
+        ),
+    },
+)
+STOCK_LEVELS = obj(
+    ["version", "items"],
+    {
+        "version": {"type": "integer"},
+        "items": array(
+            obj(
+                ["sku", "on_hand", "reserved", "available"],
+                {
+                    "sku": SKU,
+                    "on_hand": {"type": "integer"},
+                    "reserved": {"type": "integer"},
+                    "available": {"type": "integer"},
+                },
+            )
+        ),
+        "next_after": {"type": "string", "nullable": True},
+    },
+)

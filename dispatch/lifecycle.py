@@ -1,0 +1,112 @@
+"""Cleanup contexts, opened in dependency order: database → road network → services → loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from dispatch.auth import Role
+from dispatch.catalog_keeper import CatalogKeeper
+from dispatch.http.auth import TokenAuthenticator
+from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
+from dispatch.postgres.database import create_pool, resolve_database_url
+from dispatch.postgres.migrate import apply_migrations
+from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.services import Services
+from dispatch.store_service import StoreService
+from stores.postgres import PostgresStoreRepository
+from stores.stock_view import StockView
+
+log = logging.getLogger("flashdispatch")
+
+NETWORK: web.AppKey = web.AppKey("road_network")
+TABLE_CUTOFF_S = 3600.0
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    url = app.get(DATABASE_URL) or await asyncio.to_thread(
+        resolve_database_url, settings.database_url, settings.home
+    )
+    async with await create_pool(url, max_size=settings.pool_max_size) as pool:
+        async with pool.acquire() as conn:
+            applied = await apply_migrations(conn)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        app[POOL] = pool
+        yield
+
+
+async def road_network(app: web.Application) -> AsyncIterator[None]:
+    if NETWORK not in app:
+        from geo.loading import load_road_network
+
+        settings = app[SETTINGS]
+        app[NETWORK] = await asyncio.to_thread(
+            load_road_network, settings.road_network, cache_dir=settings.home / "cache"
+        )
+    yield
+
+
+async def services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    policy = settings.policy
+    pool = app[POOL]
+    clock = app[CLOCK]
+    metrics = app[METRICS]
+    tokens = PostgresTokenRepository(pool)
+    if settings.operator_token:
+        await tokens.ensure_static(settings.operator_token, role=Role.OPERATOR, now=clock.now())
+    store_repo = PostgresStoreRepository(pool)
+    keeper = CatalogKeeper(app[NETWORK], max_snap_m=policy.max_snap_m, cutoff_s=TABLE_CUTOFF_S)
+    stock_view = StockView()
+    for store_id, levels in (await store_repo.load_availability()).items():
+        stock_view.replace_store(store_id, levels)
+    await keeper.rebuild(store_repo.list_stores)
+    for zone in keeper.current.zones():
+        metrics.ensure_zone(zone)
+    built = Services(
+        settings=settings,
+        policy=policy,
+        clock=clock,
+        metrics=metrics,
+        pool=pool,
+        tokens=tokens,
+        authenticator=TokenAuthenticator(tokens),
+        keeper=keeper,
+        stock_view=stock_view,
+        stores=StoreService(
+            repository=store_repo,
+            keeper=keeper,
+            stock_view=stock_view,
+            metrics=metrics,
+            max_snap_m=policy.max_snap_m,
+        ),
+    )
+    for hook in app.get(SERVICE_HOOKS, ()):
+        await hook(built)
+    app[SERVICES] = built
+    yield
+
+
+# Later stages (intake, couriers, dispatch) attach themselves to the services here.
+SERVICE_HOOKS: web.AppKey = web.AppKey("service_hooks")
+
+
+async def dispatch_loop(app: web.Application) -> AsyncIterator[None]:
+    loop = app[SERVICES].dispatcher
+    task = None
+    if loop is not None and app[ROLE] in ("all", "dispatcher") and app.get(RUN_LOOP, True):
+        task = asyncio.create_task(loop.run_forever(), name="dispatch-loop")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+RUN_LOOP: web.AppKey[bool] = web.AppKey("run_loop")

@@ -1,0 +1,137 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless DATABASE_URL is set), the bundled road
+network loaded once, and a real HTTP client against a fresh app per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from dispatch.app import create_app
+from dispatch.clock import VirtualClock
+from dispatch.postgres.migrate import apply_migrations
+from dispatch.settings import Settings, bundled_road_network
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATOR_TOKEN = "test-operator-" + "x" * 32
+# Monday 2026-11-23 11:00 in Shanghai: inside the lunch hours of every test store.
+T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+TABLES = (
+    "order_events, order_lines, orders, routes, courier_positions, couriers, stock_syncs, stock,"
+    " stores, tokens"
+)
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from dispatch.postgres.database import embedded_database_url
+
+    return embedded_database_url(ROOT / ".flashdispatch" / "test")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database for this test session, migrated once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = _server_url()
+    name = f"fd_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def create() -> str:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        url = _with_database(server, name)
+        conn = await asyncpg.connect(url)
+        try:
+            await apply_migrations(conn)
+        finally:
+            await conn.close()
+        return url
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    url = asyncio.run(create())
+    yield url
+    asyncio.run(drop())
+
+
+def _with_database(url: str, name: str) -> str:
+    """Swap the database name in a postgresql:// URL (keeps ?host=... for Unix sockets)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def road_network():
+    from geo.loading import load_road_network
+
+    return load_road_network(bundled_road_network(), cache_dir=ROOT / ".flashdispatch" / "cache")
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the (emptied) test database, to check what was written."""
+    conn = await asyncpg.connect(database_url)
+    await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(T0)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path, operator_token=OPERATOR_TOKEN)
+
+
+@pytest.fixture
+async def client(aiohttp_client, db, database_url, road_network, clock, settings):
+    """A real HTTP client (127.0.0.1) on a fresh app over the emptied database; no loop task."""
+    app = create_app(
+        settings,
+        clock=clock,
+        registry=CollectorRegistry(),
+        database_url=database_url,
+        road_network=road_network,
+        run_dispatch_loop=False,
+    )
+    return await aiohttp_client(app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+OPERATOR = bearer(OPERATOR_TOKEN)
+
+
+async def make_token(client, role: str, **scope: str) -> dict[str, str]:
+    response = await client.post("/v1/tokens", json={"role": role, **scope}, headers=OPERATOR)
+    assert response.status == 201, await response.text()
+    return bearer((await response.json())["token"])
