@@ -1,0 +1,152 @@
+"""Engine values: open orders, courier states, the policy, the travel-time port and the plan.
+
+Time unit
+---------
+The engine is written in seconds (``*_at`` values are seconds on any fixed clock, ``*_s``
+values are durations in seconds) but does no unit conversion of its own: every time it
+receives and every time the travel function returns must be in that one unit. The service
+passes epoch seconds; the MDRP benchmark passes instance minutes multiplied by 60, so every
+engine time there is a whole number of minutes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+
+class EngineError(ValueError):
+    """The engine was given input it cannot plan with (the message says which)."""
+
+    code = "invalid_engine_input"
+
+
+class TravelTime(Protocol):
+    """Travel time between two locations, in seconds; ``math.inf`` when unreachable."""
+
+    def __call__(self, a: Hashable, b: Hashable, /) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order not yet picked up nor committed: where it comes from and when it is due."""
+
+    order_id: str
+    store_id: str
+    store_location: Hashable
+    dropoff: Hashable
+    placed_at: float
+    ready_at: float
+    promised_by: float
+
+
+@dataclass(frozen=True, slots=True)
+class CourierState:
+    """Where and when a courier finishes its committed work, and until when it may pick up."""
+
+    courier_id: str
+    location: Hashable
+    free_at: float
+    shift_ends_at: float
+    capacity: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EnginePolicy:
+    """Tuning of one dispatch round; every duration in seconds, weights are unitless.
+
+    Service model: a courier hands over (or takes) an order half the service time after it
+    arrives and leaves the other half after that event, so ``pickup_service_s`` and
+    ``dropoff_service_s`` are the full time spent at the store and at the door.
+    """
+
+    pickup_service_s: float = 120.0
+    dropoff_service_s: float = 120.0
+    round_interval_s: float = 5.0
+    commit_slack_s: float = 0.0
+    max_bundle_size: int = 3
+    bundle_ready_gap_s: float = 600.0
+    bundle_max_delay_s: float = 900.0
+    bundle_late_delay_s: float = 0.0
+    courier_horizon_s: float = 1200.0
+    lateness_weight: float = 5.0
+    lateness_knee_s: float = 600.0
+    click_to_door_weight: float = 1.0
+    travel_weight: float = 0.3
+    wait_weight: float = 0.1
+    age_weight: float = 0.2
+    max_waves: int = 6
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise EngineError(f"EnginePolicy.{f.name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise EngineError(f"EnginePolicy.{f.name} must be finite and >= 0, got {value}")
+        if self.round_interval_s <= 0:
+            raise EngineError("EnginePolicy.round_interval_s must be positive")
+        if self.lateness_knee_s <= 0:
+            raise EngineError("EnginePolicy.lateness_knee_s must be positive")
+        if not isinstance(self.max_bundle_size, int) or self.max_bundle_size < 1:
+            raise EngineError("EnginePolicy.max_bundle_size must be an integer >= 1")
+        if not isinstance(self.max_waves, int) or self.max_waves < 1:
+            raise EngineError("EnginePolicy.max_waves must be an integer >= 1")
+
+    @property
+    def pickup_half_s(self) -> float:
+        """Time from arriving at the store to taking the order (and from that to leaving)."""
+        return self.pickup_service_s / 2
+
+    @property
+    def dropoff_half_s(self) -> float:
+        """Time from arriving at the door to the handover (and from that to leaving)."""
+        return self.dropoff_service_s / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One courier's trip: leave, pick a same-store bundle up, drop it off in sequence.
+
+    ``committed`` routes are final: the courier must leave now. The others are the current
+    tentative plan and predict when each order will be delivered; they may change next round.
+    ``leave_by`` is the latest departure that still picks the bundle up when it is ready.
+    """
+
+    courier_id: str
+    store_id: str
+    order_ids: tuple[str, ...]
+    depart_at: float
+    arrive_store_at: float
+    pickup_at: float
+    dropoff_at: tuple[float, ...]
+    free_at: float
+    leave_by: float
+    committed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reposition:
+    """An idle courier sent toward a location where work is expected."""
+
+    courier_id: str
+    location: Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlan:
+    """The decisions of one round: committed and tentative routes, moves, unservable orders.
+
+    ``unassigned`` lists the open orders no given courier can pick up before its shift ends.
+    """
+
+    routes: tuple[Route, ...]
+    repositions: tuple[Reposition, ...] = ()
+    unassigned: tuple[str, ...] = ()
+
+    @property
+    def committed(self) -> tuple[Route, ...]:
+        """The routes that are final now."""
+        return tuple(r for r in self.routes if r.committed)

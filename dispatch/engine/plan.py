@@ -1,0 +1,109 @@
+"""The dispatch round: open orders and couriers in, committed and tentative routes out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dispatch.engine.assignment import Assignment, assign_bundles
+from dispatch.engine.bundles import build_bundles, bundle_target_size
+from dispatch.engine.model import (
+    CourierState,
+    EngineError,
+    EnginePolicy,
+    OpenOrder,
+    RoundPlan,
+    Route,
+    TravelTime,
+)
+from dispatch.engine.timing import must_leave_now, time_route
+
+
+def plan_round(
+    *,
+    orders: Sequence[OpenOrder],
+    couriers: Sequence[CourierState],
+    travel: TravelTime,
+    now: float,
+    policy: EnginePolicy,
+) -> RoundPlan:
+    """Plan one dispatch round.
+
+    Bundles the open orders by store, matches bundles to couriers globally (in waves, so that
+    every order any courier can take gets a route and a predicted delivery), and commits the
+    trips whose courier is free and must leave now. Pure and deterministic: the result depends
+    only on the arguments, not on their order.
+
+    Parameters
+    ----------
+    orders
+        Open orders: known, not yet committed to a courier. Late orders are served, late.
+    couriers
+        Couriers on shift (or starting soon), each as it is when its committed work ends.
+    travel
+        Travel time between two locations (seconds, ``math.inf`` if unreachable).
+    now
+        Time of this round (seconds).
+    policy
+        Service times and weights.
+
+    Returns
+    -------
+    RoundPlan
+        Routes (committed ones first), and the orders no courier can pick up in its shift.
+    """
+    orders = sorted(orders, key=lambda o: o.order_id)
+    couriers = sorted(couriers, key=lambda c: c.courier_id)
+    _check_unique(orders, couriers)
+    if not orders:
+        return RoundPlan(routes=())
+    size = bundle_target_size(orders=orders, couriers=couriers, now=now, policy=policy)
+    bundles = build_bundles(orders, travel=travel, now=now, policy=policy, target_size=size)
+    assignments, leftover = assign_bundles(
+        bundles, couriers, travel=travel, now=now, policy=policy
+    )
+    routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
+    routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
+    unassigned = tuple(sorted(o.order_id for b in leftover for o in b.orders))
+    return RoundPlan(routes=tuple(routes), unassigned=unassigned)
+
+
+def _route(a: Assignment, *, travel: TravelTime, now: float, policy: EnginePolicy) -> Route:
+    timing = a.timing
+    committed = a.wave == 1 and must_leave_now(
+        leave_by=timing.leave_by, free_at=a.courier.free_at, now=now, policy=policy
+    )
+    if committed:
+        timing = time_route(
+            location=a.courier.location,
+            start_at=now,
+            store_location=a.bundle.store_location,
+            ready_at=a.bundle.ready_at,
+            dropoffs=[o.dropoff for o in a.bundle.orders],
+            travel=travel,
+            policy=policy,
+            depart_now=True,
+        )
+    return Route(
+        courier_id=a.courier.courier_id,
+        store_id=a.bundle.store_id,
+        order_ids=tuple(o.order_id for o in a.bundle.orders),
+        depart_at=timing.depart_at,
+        arrive_store_at=timing.arrive_store_at,
+        pickup_at=timing.pickup_at,
+        dropoff_at=timing.dropoff_at,
+        free_at=timing.free_at,
+        leave_by=timing.leave_by,
+        committed=committed,
+    )
+
+
+def _check_unique(orders: Sequence[OpenOrder], couriers: Sequence[CourierState]) -> None:
+    for kind, ids in (
+        ("order", [o.order_id for o in orders]),
+        ("courier", [c.courier_id for c in couriers]),
+    ):
+        if len(set(ids)) != len(ids):
+            raise EngineError(f"duplicate {kind} id given to plan_round")
+    for c in couriers:
+        if c.capacity < 1:
+            raise EngineError(f"courier {c.courier_id} has capacity {c.capacity} < 1")
