@@ -127,13 +127,13 @@ def choose_store(
         chunk = order[start : start + _CHUNK]
         start += _CHUNK
         keys = key.take(chunk).tolist()
-        if keys[0] > bound:
+        if keys[0] > bound or keys[0] == math.inf:
             break
         for j, p, store_index in zip(chunk.tolist(), keys, stores.take(chunk).tolist(),
                                      strict=True):
-            if p > bound:
-                start = total  # `limit` found, no later store ties the last (inf ends too)
-                break
+            if p > bound or p == math.inf:
+                start = total  # `limit` found and no later store ties the last, or the rest
+                break  # are out of range / closed (their key is inf)
             skus = stock.store_skus(store_ids[store_index])
             depth = -1
             for sku, quantity in items:
