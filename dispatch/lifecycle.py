@@ -12,11 +12,15 @@ from aiohttp import web
 from dispatch.auth import Role
 from dispatch.catalog_keeper import CatalogKeeper
 from dispatch.http.auth import TokenAuthenticator
+from dispatch.intake import Intake
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
+from dispatch.order_flow import OrderFlow
 from dispatch.postgres.database import create_pool, resolve_database_url
 from dispatch.postgres.migrate import apply_migrations
+from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.services import Services
+from dispatch.store_load import StoreLoad
 from dispatch.store_service import StoreService
 from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView
@@ -87,14 +91,22 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             max_snap_m=policy.max_snap_m,
         ),
     )
-    for hook in app.get(SERVICE_HOOKS, ()):
-        await hook(built)
+    orders = PostgresOrderRepository(pool)
+    load = StoreLoad()
+    built.orders = orders
+    built.load = load
+    built.intake = Intake(
+        orders=orders, keeper=keeper, stock_view=stock_view, load=load, metrics=metrics,
+        policy=policy, tz=settings.tz,
+    )
+    built.order_flow = OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics)
+
+    async def record_shortfall(store_id, result, now):
+        await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
+
+    built.stores.on_shortfall = record_shortfall
     app[SERVICES] = built
     yield
-
-
-# Later stages (intake, couriers, dispatch) attach themselves to the services here.
-SERVICE_HOOKS: web.AppKey = web.AppKey("service_hooks")
 
 
 async def dispatch_loop(app: web.Application) -> AsyncIterator[None]:

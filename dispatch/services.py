@@ -31,6 +31,8 @@ class Services:
     stores: StoreService
     extra: dict[str, Any] = field(default_factory=dict)
     intake: Any = None
+    order_flow: Any = None
+    load: Any = None
     orders: Any = None
     couriers: Any = None
     dispatcher: Any = None

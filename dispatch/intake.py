@@ -1,0 +1,182 @@
+"""Order intake: validate → snap → choose the store → reserve atomically → promise.
+
+The answer comes from memory (tables, stock view) plus one database round trip; PostgreSQL
+stays the authority, so a stale view costs a lost reservation and the next candidate, never
+an oversold unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dispatch.catalog_keeper import CatalogKeeper
+from dispatch.errors import OrderIdReused, OutOfArea, OutOfStock
+from dispatch.metrics import Metrics
+from dispatch.order_model import OrderRequest
+from dispatch.postgres.orders import PostgresOrderRepository
+from dispatch.settings import Policy
+from dispatch.sla import promise_for
+from dispatch.store_load import StoreLoad
+from geo.errors import OutOfArea as OffNetwork
+from stores.choice import Candidate, choose_store
+from stores.stock_view import StockView
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        orders: PostgresOrderRepository,
+        keeper: CatalogKeeper,
+        stock_view: StockView,
+        load: StoreLoad,
+        metrics: Metrics,
+        policy: Policy,
+        tz: ZoneInfo,
+    ) -> None:
+        self.orders = orders
+        self.keeper = keeper
+        self.stock_view = stock_view
+        self.load = load
+        self.metrics = metrics
+        self.policy = policy
+        self.tz = tz
+        self._in_flight: dict[str, tuple[str, asyncio.Future[tuple[int, dict]]]] = {}
+
+    async def place(self, request: OrderRequest, *, now: datetime) -> tuple[int, dict]:
+        """Place an order idempotently; returns (HTTP status, body). Refusals raise domain errors.
+
+        Concurrent requests with the same id in this process share the first one's work;
+        across processes the order row's primary key settles it.
+        """
+        running = self._in_flight.get(request.order_id)
+        if running is not None:
+            leader_digest, future = running
+            if leader_digest == request.digest:
+                return await asyncio.shield(future)
+            # a different body under the same id: let the first finish, then judge afresh
+            await asyncio.wait([future])
+            return await self.place(request, now=now)
+        future: asyncio.Future[tuple[int, dict]] = asyncio.get_running_loop().create_future()
+        self._in_flight[request.order_id] = (request.digest, future)
+        try:
+            result = await self._place(request, now)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: followers re-raise it themselves
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._in_flight[request.order_id]
+
+    async def _place(self, request: OrderRequest, now: datetime) -> tuple[int, dict]:
+        known = await self.orders.find_answer(request.order_id)
+        if known is not None:
+            return self._answer_existing(request, known.digest, known.response)
+        catalog = self.keeper.current
+        try:
+            snap = self.keeper.network.snap(
+                request.drop_lat, request.drop_lon, max_distance_m=self.policy.max_snap_m
+            )
+        except OffNetwork:
+            self.metrics.order_rejections.labels("out_of_area").inc()
+            raise OutOfArea(
+                f"the drop-off is more than {self.policy.max_snap_m:.0f} m from the road network"
+            ) from None
+        if catalog.tables is None:
+            self.metrics.order_rejections.labels("out_of_area").inc()
+            raise OutOfArea("no store is registered yet")
+        placed_at = request.placed_at or now
+        lines = request.line_map
+        choice = choose_store(
+            node=snap.node,
+            lines=lines,
+            tables=catalog.tables,
+            store_ids=catalog.store_ids,
+            radius_s=catalog.radius_s,
+            ready_in_s=self.load.ready_in_s(catalog),
+            is_open=self.load.open_mask(catalog, now, self.tz),
+            stock=self.stock_view,
+            limit=8,
+        )
+        if choice.nearest_in_range is None:
+            self.metrics.order_rejections.labels("out_of_area").inc()
+            raise OutOfArea("no open store reaches this address within its delivery radius")
+        for candidate in choice.candidates:
+            answer = await self._try_store(request, candidate, snap.node, placed_at, now)
+            if answer is not None:
+                return answer
+        store_id = catalog.stores[choice.nearest_in_range].store_id
+        available = await self.orders.availability(store_id, list(lines))
+        self.stock_view.set_many(store_id, available)
+        self.metrics.order_rejections.labels("out_of_stock").inc()
+        self.metrics.reservation_failures.labels("out_of_stock").inc()
+        raise OutOfStock(
+            "no store in range can fill every line",
+            store_id=store_id,
+            lines=[
+                {"sku": sku, "requested": qty, "available": available[sku]}
+                for sku, qty in request.lines
+                if available[sku] < qty
+            ]
+            or [{"sku": sku, "requested": qty, "available": available[sku]} for sku, qty in request.lines],
+        )
+
+    async def _try_store(
+        self, request: OrderRequest, candidate: Candidate, node: int, placed_at: datetime, now: datetime
+    ) -> tuple[int, dict] | None:
+        catalog = self.keeper.current
+        store = catalog.store(candidate.store_id)
+        if store is None:
+            return None
+        position = catalog.position(candidate.store_id)
+        promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes)
+        ready_at = now + timedelta(seconds=self.load.pick_ready_in_s(catalog, position))
+        predicted = now + timedelta(seconds=candidate.predicted_delivery_s)
+        response = {
+            "order_id": request.order_id,
+            "store_id": candidate.store_id,
+            "status": "reserved",
+            "promised_by": promised_by.isoformat(),
+            "predicted_delivery_at": predicted.isoformat(),
+        }
+        result = await self.orders.place(
+            order_id=request.order_id,
+            digest=request.digest,
+            store_id=candidate.store_id,
+            zone=store.zone,
+            lines=request.lines,
+            drop_lat=request.drop_lat,
+            drop_lon=request.drop_lon,
+            drop_node=node,
+            placed_at=placed_at,
+            promised_by=promised_by,
+            predicted_delivery_at=predicted,
+            ready_at=ready_at,
+            response=response,
+        )
+        if result.kind == "placed":
+            for sku, qty in request.lines:
+                self.stock_view.adjust(candidate.store_id, sku, -qty)
+            self.load.order_reserved(candidate.store_id)
+            self.metrics.order_placed(store.zone)
+            return 201, response
+        if result.kind == "exists":  # another process placed it meanwhile
+            return self._answer_existing(request, result.digest, result.response)
+        # lost the race for a line: refresh what we believe and try the next store
+        self.metrics.reservation_failures.labels("race_lost").inc()
+        fresh = await self.orders.availability(candidate.store_id, [sku for sku, _ in request.lines])
+        self.stock_view.set_many(candidate.store_id, fresh)
+        return None
+
+    @staticmethod
+    def _answer_existing(
+        request: OrderRequest, digest: str | None, response: dict | None
+    ) -> tuple[int, dict]:
+        if digest != request.digest:
+            raise OrderIdReused(f"order id {request.order_id!r} was used with a different body")
+        return 201, dict(response or {})

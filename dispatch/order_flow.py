@@ -1,0 +1,36 @@
+"""Order transitions after intake (cancel, and the SLA outcome they settle), with their metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dispatch.metrics import Metrics
+from dispatch.order_model import Order
+from dispatch.postgres.orders import PostgresOrderRepository
+from dispatch.store_load import StoreLoad
+from stores.stock_view import StockView
+
+
+class OrderFlow:
+    def __init__(
+        self,
+        *,
+        orders: PostgresOrderRepository,
+        stock_view: StockView,
+        load: StoreLoad,
+        metrics: Metrics,
+    ) -> None:
+        self.orders = orders
+        self.stock_view = stock_view
+        self.load = load
+        self.metrics = metrics
+
+    async def cancel(self, order_id: str, *, now: datetime) -> Order:
+        order, outcome, changed = await self.orders.cancel(order_id, now=now)
+        if changed:
+            for sku, qty in order.lines:
+                self.stock_view.adjust(order.store_id, sku, qty)
+            self.load.order_left(order.store_id)
+        if outcome is not None:
+            self.metrics.outcome(order.zone, outcome)
+        return order

@@ -1,0 +1,70 @@
+"""Orders as values: what the order system asked for and what became of it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from dispatch.order_lifecycle import OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A validated ``POST /v1/orders`` body."""
+
+    order_id: str
+    lines: tuple[tuple[str, int], ...]  # (sku, quantity), SKUs unique, sorted
+    drop_lat: float
+    drop_lon: float
+    placed_at: datetime | None
+    digest: str
+
+    @property
+    def line_map(self) -> dict[str, int]:
+        return dict(self.lines)
+
+
+def request_digest(body: dict) -> str:
+    """Same parsed JSON → same digest, whatever the key order or whitespace."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    status: str
+    at: datetime
+    detail: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    order_id: str
+    status: OrderStatus
+    store_id: str
+    zone: str
+    courier_id: str | None
+    route_id: int | None
+    drop_lat: float | None
+    drop_lon: float | None
+    drop_node: int
+    placed_at: datetime
+    promised_by: datetime
+    predicted_delivery_at: datetime
+    ready_at: datetime
+    packed_at: datetime | None
+    picked_up_at: datetime | None
+    delivered_at: datetime | None
+    outcome: str | None
+    failure_reason: str | None
+    lines: tuple[tuple[str, int], ...] = ()
+    events: tuple[OrderEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    kind: str  # placed | exists | race_lost
+    digest: str | None = None
+    response: dict | None = None

@@ -1,0 +1,245 @@
+"""PostgreSQL adapter for orders: placement, reads, and every lifecycle transition."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from dispatch.errors import InvalidTransition, NotCancellable, NotFound
+from dispatch.order_lifecycle import HOLDS_RESERVATION, OrderStatus, check_transition
+from dispatch.order_model import Order, OrderEvent, PlaceResult
+from dispatch.sla import Outcome, outcome_when_closed
+
+RESERVATION_LOST = "FD409"
+_ORDER_COLUMNS = (
+    "order_id, status, store_id, zone, courier_id, route_id, drop_lat, drop_lon, drop_node,"
+    " placed_at, promised_by, predicted_delivery_at, ready_at, packed_at, picked_up_at,"
+    " delivered_at, outcome, failure_reason"
+)
+
+
+def _order(row: asyncpg.Record, lines=(), events=()) -> Order:
+    return Order(
+        order_id=row["order_id"],
+        status=OrderStatus(row["status"]),
+        store_id=row["store_id"],
+        zone=row["zone"],
+        courier_id=row["courier_id"],
+        route_id=row["route_id"],
+        drop_lat=row["drop_lat"],
+        drop_lon=row["drop_lon"],
+        drop_node=row["drop_node"],
+        placed_at=row["placed_at"],
+        promised_by=row["promised_by"],
+        predicted_delivery_at=row["predicted_delivery_at"],
+        ready_at=row["ready_at"],
+        packed_at=row["packed_at"],
+        picked_up_at=row["picked_up_at"],
+        delivered_at=row["delivered_at"],
+        outcome=row["outcome"],
+        failure_reason=row["failure_reason"],
+        lines=tuple(lines),
+        events=tuple(events),
+    )
+
+
+class PostgresOrderRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def place(
+        self,
+        *,
+        order_id: str,
+        digest: str,
+        store_id: str,
+        zone: str,
+        lines: Sequence[tuple[str, int]],
+        drop_lat: float,
+        drop_lon: float,
+        drop_node: int,
+        placed_at: datetime,
+        promised_by: datetime,
+        predicted_delivery_at: datetime,
+        ready_at: datetime,
+        response: dict,
+    ) -> PlaceResult:
+        """Claim the id, reserve every line and record the order, atomically (one round trip)."""
+        try:
+            row = await self._pool.fetchrow(
+                "SELECT * FROM fd_place_order($1, $2, $3, $4, $5::text[], $6::integer[], $7, $8,"
+                " $9, $10, $11, $12, $13, $14::jsonb)",
+                order_id,
+                digest,
+                store_id,
+                zone,
+                [sku for sku, _ in lines],
+                [qty for _, qty in lines],
+                drop_lat,
+                drop_lon,
+                drop_node,
+                placed_at,
+                promised_by,
+                predicted_delivery_at,
+                ready_at,
+                json.dumps(response),
+            )
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == RESERVATION_LOST:
+                return PlaceResult("race_lost")
+            raise
+        return PlaceResult(row["result"], row["request_digest"], json.loads(row["response"]))
+
+    async def find_answer(self, order_id: str) -> PlaceResult | None:
+        row = await self._pool.fetchrow(
+            "SELECT request_digest, response FROM orders WHERE order_id = $1", order_id
+        )
+        if row is None:
+            return None
+        return PlaceResult("exists", row["request_digest"], json.loads(row["response"]))
+
+    async def availability(self, store_id: str, skus: Sequence[str]) -> dict[str, int]:
+        rows = await self._pool.fetch(
+            "SELECT sku, greatest(on_hand - reserved, 0) AS available FROM stock"
+            " WHERE store_id = $1 AND sku = ANY($2::text[])",
+            store_id,
+            list(skus),
+        )
+        found = {r["sku"]: r["available"] for r in rows}
+        return {sku: found.get(sku, 0) for sku in skus}
+
+    async def get(self, order_id: str) -> Order:
+        async with self._pool.acquire() as conn:
+            return await self._get(conn, order_id)
+
+    async def _get(self, conn: asyncpg.Connection, order_id: str) -> Order:
+        row = await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1", order_id)
+        if row is None:
+            raise NotFound(f"no order {order_id!r}")
+        lines = await conn.fetch(
+            "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku", order_id
+        )
+        events = await conn.fetch(
+            "SELECT status, at, detail FROM order_events WHERE order_id = $1 ORDER BY event_id",
+            order_id,
+        )
+        return _order(
+            row,
+            [(r["sku"], r["quantity"]) for r in lines],
+            [
+                OrderEvent(r["status"], r["at"], json.loads(r["detail"]) if r["detail"] else None)
+                for r in events
+            ],
+        )
+
+    async def cancel(self, order_id: str, *, now: datetime) -> tuple[Order, str | None, bool]:
+        """Cancel once: release the reservation exactly once. Returns (order, outcome set, changed)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT status, promised_by, outcome, route_id FROM orders WHERE order_id = $1 FOR UPDATE",
+                order_id,
+            )
+            if row is None:
+                raise NotFound(f"no order {order_id!r}")
+            status = OrderStatus(row["status"])
+            if status is OrderStatus.CANCELLED:
+                return await self._get(conn, order_id), None, False
+            if status not in HOLDS_RESERVATION and status is not OrderStatus.PLACED:
+                raise NotCancellable(
+                    f"order {order_id!r} is {status.value} and can no longer be cancelled"
+                )
+            check_transition(order_id, status, OrderStatus.CANCELLED)
+            await self._release(conn, order_id)
+            outcome = None
+            if row["outcome"] is None:
+                outcome = outcome_when_closed(Outcome.CANCELLED, now, row["promised_by"]).value
+            await conn.execute(
+                "UPDATE orders SET status = 'cancelled', closed_at = $2, courier_id = NULL,"
+                " route_id = NULL, outcome = coalesce(outcome, $3),"
+                " outcome_at = CASE WHEN outcome IS NULL THEN $2 ELSE outcome_at END"
+                " WHERE order_id = $1",
+                order_id,
+                now,
+                outcome,
+            )
+            await self._event(conn, order_id, "cancelled", now)
+            return await self._get(conn, order_id), outcome, True
+
+    @staticmethod
+    async def _release(conn: asyncpg.Connection, order_id: str) -> None:
+        await conn.execute(
+            "UPDATE stock s SET reserved = s.reserved - l.quantity"
+            " FROM order_lines l JOIN orders o USING (order_id)"
+            " WHERE l.order_id = $1 AND s.store_id = o.store_id AND s.sku = l.sku",
+            order_id,
+        )
+
+    @staticmethod
+    async def _event(
+        conn: asyncpg.Connection, order_id: str, status: str, at: datetime, detail: dict | None = None
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO order_events (order_id, status, at, detail) VALUES ($1, $2, $3, $4::jsonb)",
+            order_id,
+            status,
+            at,
+            json.dumps(detail) if detail is not None else None,
+        )
+
+    async def store_queue(self, store_id: str, statuses: Sequence[str], *, limit: int) -> list[Order]:
+        rows = await self._pool.fetch(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND status = ANY($2::text[])"
+            " ORDER BY placed_at, order_id LIMIT $3",
+            store_id,
+            list(statuses),
+            limit,
+        )
+        if not rows:
+            return []
+        lines = await self._pool.fetch(
+            "SELECT order_id, sku, quantity FROM order_lines WHERE order_id = ANY($1::text[])"
+            " ORDER BY order_id, sku",
+            [r["order_id"] for r in rows],
+        )
+        by_order: dict[str, list[tuple[str, int]]] = {}
+        for line in lines:
+            by_order.setdefault(line["order_id"], []).append((line["sku"], line["quantity"]))
+        return [_order(r, by_order.get(r["order_id"], ())) for r in rows]
+
+    async def mark_packed(self, store_id: str, order_id: str, *, now: datetime) -> Order:
+        """The store says the order is ready; repeating it is harmless."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT status, packed_at FROM orders WHERE order_id = $1 AND store_id = $2 FOR UPDATE",
+                order_id,
+                store_id,
+            )
+            if row is None:
+                raise NotFound(f"store {store_id!r} has no order {order_id!r}")
+            status = OrderStatus(row["status"])
+            if row["packed_at"] is None:
+                if status not in HOLDS_RESERVATION:
+                    raise InvalidTransition(f"order {order_id!r} is {status.value}; there is nothing to pack")
+                await conn.execute(
+                    "UPDATE orders SET packed_at = $2 WHERE order_id = $1", order_id, now
+                )
+                await self._event(conn, order_id, "packed", now)
+            return await self._get(conn, order_id)
+
+    async def record_shortfall(self, store_id: str, skus: Sequence[str], *, now: datetime) -> int:
+        """An event on every open order of the store holding a SKU that fell short."""
+        rows = await self._pool.fetch(
+            "INSERT INTO order_events (order_id, status, at, detail)"
+            " SELECT DISTINCT o.order_id, 'stock_shortfall', $3::timestamptz,"
+            "        jsonb_build_object('skus', $2::text[])"
+            " FROM orders o JOIN order_lines l USING (order_id)"
+            " WHERE o.store_id = $1 AND o.status IN ('reserved', 'assigned') AND l.sku = ANY($2::text[])"
+            " RETURNING order_id",
+            store_id,
+            list(skus),
+            now,
+        )
+        return len(rows)

@@ -1,0 +1,35 @@
+"""The half-hour promise: when it is due and which outcome an order earns (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    ON_TIME = "on_time"
+    LATE = "late"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+def promise_for(placed_at: datetime, *, sla_minutes: float) -> datetime:
+    return placed_at + timedelta(minutes=sla_minutes)
+
+
+def outcome_when_delivered(delivered_at: datetime, promised_by: datetime) -> Outcome:
+    return Outcome.ON_TIME if delivered_at <= promised_by else Outcome.LATE
+
+
+def outcome_when_closed(closed: Outcome, at: datetime, promised_by: datetime) -> Outcome:
+    """Cancelled or failed before the promise keep that outcome; after it, the order was late."""
+    return closed if at <= promised_by else Outcome.LATE
+
+
+def is_overdue(promised_by: datetime, now: datetime) -> bool:
+    return now > promised_by
+
+
+def counts_against_sli(outcome: Outcome) -> bool:
+    """SLI = on_time / (on_time + late + failed): cancellations are neither good nor bad."""
+    return outcome is not Outcome.CANCELLED
