@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, TravelTime
@@ -25,6 +25,11 @@ class Bundle:
     def size(self) -> int:
         """Number of orders."""
         return len(self.orders)
+
+
+def largest_bundle(couriers: Sequence[CourierState], policy: EnginePolicy) -> int:
+    """The largest bundle any given courier may carry under the policy (at least 1)."""
+    return max(1, min(policy.max_bundle_size, max((c.capacity for c in couriers), default=1)))
 
 
 def bundle_target_size(
@@ -57,10 +62,10 @@ def bundle_target_size(
     horizon = now + policy.courier_horizon_s
     demand = sum(1 for o in orders if o.ready_at <= horizon)
     supply = sum(1 for c in couriers if c.free_at <= horizon and c.shift_ends_at >= now)
-    largest = min(policy.max_bundle_size, max((c.capacity for c in couriers), default=1))
+    largest = largest_bundle(couriers, policy)
     if supply == 0:
         return max(1, largest)
-    return max(1, min(largest, math.ceil(demand / supply)))
+    return max(1, min(largest, math.ceil(policy.bundle_demand_factor * demand / supply)))
 
 
 def build_bundles(
@@ -70,15 +75,22 @@ def build_bundles(
     now: float,
     policy: EnginePolicy,
     target_size: int,
+    expected_pickup: Mapping[str, float] | None = None,
+    max_added_delay_s: float = math.inf,
 ) -> tuple[Bundle, ...]:
     """Partition the open orders into same-store bundles.
 
     Orders of each store are taken by ready time and inserted into the bundle where they add
     the least delivery delay, when that bundle holds fewer than ``target_size`` orders, its
-    ready times are within ``bundle_ready_gap_s``, and no order is pushed past its promise
-    (an order already late alone may be delayed by at most ``bundle_late_delay_s``) or delayed
-    more than ``bundle_max_delay_s`` against being carried alone. Delays are judged with a
-    courier waiting at the store.
+    ready times are within ``bundle_ready_gap_s``, the insertion adds at most
+    ``max_added_delay_s`` of delay in total, and no order is pushed past its promise (an
+    order already late alone may be delayed by at most ``bundle_late_delay_s``) or delayed
+    more than ``bundle_max_delay_s`` against being carried alone.
+
+    Delays are judged against each order's pickup alone: its ready time with a courier
+    waiting at the store, or ``expected_pickup`` when given (the pickup a previous
+    assignment predicts, which is later when couriers are short: an order that waits for a
+    courier anyway can ride along with another for free).
 
     Parameters
     ----------
@@ -92,6 +104,10 @@ def build_bundles(
         Service times and bundle limits.
     target_size
         Largest bundle this round.
+    expected_pickup
+        Optional predicted pickup time per order id (missing ids: no courier found).
+    max_added_delay_s
+        Largest total delay one insertion may add.
 
     Returns
     -------
@@ -101,10 +117,29 @@ def build_bundles(
     by_store: dict[str, list[OpenOrder]] = defaultdict(list)
     for o in orders:
         by_store[o.store_id].append(o)
+    earliest = now + policy.pickup_half_s
+    if expected_pickup is None:
+        reference = {o.order_id: max(o.ready_at, earliest) for o in orders}
+    else:
+        late = now + policy.courier_horizon_s + policy.bundle_max_delay_s
+        reference = {
+            o.order_id: max(o.ready_at, earliest, expected_pickup.get(o.order_id, late))
+            for o in orders
+        }
     out: list[Bundle] = []
     for store_id in sorted(by_store):
         group = sorted(by_store[store_id], key=lambda o: (o.ready_at, o.placed_at, o.order_id))
-        out.extend(_bundle_store(group, travel=travel, now=now, policy=policy, size=target_size))
+        out.extend(
+            _bundle_store(
+                group,
+                travel=travel,
+                reference=reference,
+                earliest=earliest,
+                policy=policy,
+                size=target_size,
+                max_added=max_added_delay_s,
+            )
+        )
     return tuple(out)
 
 
@@ -128,19 +163,19 @@ def _bundle_store(
     group: Sequence[OpenOrder],
     *,
     travel: TravelTime,
-    now: float,
+    reference: Mapping[str, float],
+    earliest: float,
     policy: EnginePolicy,
     size: int,
+    max_added: float,
 ) -> list[Bundle]:
     singles = [_make_bundle([o], travel=travel, policy=policy) for o in group]
     if size <= 1 or len(group) == 1:
         return singles
-    earliest_pick = now + policy.pickup_half_s
-    solo = {
-        b.orders[0].order_id: max(b.ready_at, earliest_pick) + b.offsets[0] for b in singles
-    }
+    solo = {b.orders[0].order_id: reference[b.orders[0].order_id] + b.offsets[0] for b in singles}
+
     def delay_of(b: Bundle) -> float | None:
-        pick = max(b.ready_at, earliest_pick)
+        pick = max(b.ready_at, earliest, min(reference[o.order_id] for o in b.orders))
         total = 0.0
         for o, off in zip(b.orders, b.offsets, strict=True):
             drop = pick + off
@@ -164,7 +199,9 @@ def _bundle_store(
                 continue
             cand = _make_bundle([*b.orders, order], travel=travel, policy=policy)
             delay = delay_of(cand)
-            if delay is not None and (best is None or delay - delays[i] < best[0]):
+            if delay is None or delay - delays[i] > max_added:
+                continue
+            if best is None or delay - delays[i] < best[0]:
                 best = (delay - delays[i], i, cand, delay)
         if best is None:
             bundles.append(single)

@@ -69,7 +69,10 @@ class EnginePolicy:
     max_bundle_size: int = 3
     bundle_ready_gap_s: float = 600.0
     bundle_max_delay_s: float = 900.0
-    bundle_late_delay_s: float = 0.0
+    bundle_late_delay_s: float = 600.0
+    bundle_demand_factor: float = 2.0
+    rebundle_free_delay_s: float = 60.0
+    rebundle: bool = False
     courier_horizon_s: float = 1200.0
     lateness_weight: float = 5.0
     lateness_knee_s: float = 600.0
@@ -77,11 +80,16 @@ class EnginePolicy:
     travel_weight: float = 0.3
     wait_weight: float = 0.1
     age_weight: float = 0.2
-    max_waves: int = 6
+    max_waves: int = 20
+    reposition_idle_s: float = 300.0
+    reposition_min_s: float = 60.0
+    reposition_max_s: float = 900.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "rebundle":
+                continue
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise EngineError(f"EnginePolicy.{f.name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:

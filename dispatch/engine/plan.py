@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from dispatch.engine.assignment import Assignment, assign_bundles
-from dispatch.engine.bundles import build_bundles, bundle_target_size
+from dispatch.engine.bundles import build_bundles, bundle_target_size, largest_bundle
 from dispatch.engine.model import (
     CourierState,
     EngineError,
@@ -15,6 +15,7 @@ from dispatch.engine.model import (
     Route,
     TravelTime,
 )
+from dispatch.engine.reposition import plan_repositions
 from dispatch.engine.timing import must_leave_now, time_route
 
 
@@ -25,6 +26,7 @@ def plan_round(
     travel: TravelTime,
     now: float,
     policy: EnginePolicy,
+    hotspots: Mapping[Hashable, float] | None = None,
 ) -> RoundPlan:
     """Plan one dispatch round.
 
@@ -45,6 +47,9 @@ def plan_round(
         Time of this round (seconds).
     policy
         Service times and weights.
+    hotspots
+        Optional expected demand per location (e.g. recent orders per store); idle couriers
+        are sent toward it (``RoundPlan.repositions``).
 
     Returns
     -------
@@ -54,17 +59,37 @@ def plan_round(
     orders = sorted(orders, key=lambda o: o.order_id)
     couriers = sorted(couriers, key=lambda c: c.courier_id)
     _check_unique(orders, couriers)
-    if not orders:
-        return RoundPlan(routes=())
     size = bundle_target_size(orders=orders, couriers=couriers, now=now, policy=policy)
     bundles = build_bundles(orders, travel=travel, now=now, policy=policy, target_size=size)
     assignments, leftover = assign_bundles(
         bundles, couriers, travel=travel, now=now, policy=policy
     )
+    if policy.rebundle and len(orders) > 1:
+        expected = {o.order_id: a.timing.pickup_at for a in assignments for o in a.bundle.orders}
+        bundles = build_bundles(
+            orders,
+            travel=travel,
+            now=now,
+            policy=policy,
+            target_size=largest_bundle(couriers, policy),
+            expected_pickup=expected,
+            max_added_delay_s=policy.rebundle_free_delay_s,
+        )
+        assignments, leftover = assign_bundles(
+            bundles, couriers, travel=travel, now=now, policy=policy
+        )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
     unassigned = tuple(sorted(o.order_id for b in leftover for o in b.orders))
-    return RoundPlan(routes=tuple(routes), unassigned=unassigned)
+    moves = plan_repositions(
+        couriers=couriers,
+        routes=routes,
+        hotspots=hotspots or {},
+        travel=travel,
+        now=now,
+        policy=policy,
+    )
+    return RoundPlan(routes=tuple(routes), repositions=moves, unassigned=unassigned)
 
 
 def _route(a: Assignment, *, travel: TravelTime, now: float, policy: EnginePolicy) -> Route:

@@ -221,6 +221,7 @@ def simulate(
     policy: EnginePolicy | None = None,
     capacity: int = 3,
     lookahead_min: int = 30,
+    hotspot_window_min: int = 60,
     progress: Callable[[int, int], None] | None = None,
 ) -> MdrpSolution:
     """Run the engine every simulated minute and execute the trips it commits.
@@ -236,6 +237,9 @@ def simulate(
     lookahead_min
         Couriers whose shift starts within this many minutes are offered to the engine
         (shift schedules are known in advance; they are never committed before they start).
+    hotspot_window_min
+        Idle couriers are sent toward the restaurants in proportion to the orders placed
+        there in this many past minutes (0: no prepositioning).
     progress
         Called with (minute, last minute) now and then.
 
@@ -280,10 +284,13 @@ def simulate(
             next_order += 1
         if progress is not None and minute % 60 == 0:
             progress(minute, last)
-        if not open_orders:
-            if next_order == len(by_placement):
-                break
-            continue
+        if not open_orders and next_order == len(by_placement):
+            break
+        hotspots: dict[Hashable, float] = {}
+        if hotspot_window_min > 0:
+            for o in by_placement[:next_order]:
+                if o.placement_time > minute - hotspot_window_min:
+                    hotspots[o.restaurant] = hotspots.get(o.restaurant, 0.0) + 1.0
         couriers = [
             CourierState(
                 courier_id=cid,
@@ -302,7 +309,15 @@ def simulate(
             travel=travel,
             now=minute * MINUTE_S,
             policy=policy,
+            hotspots=hotspots,
         )
+        for move in plan.repositions:
+            run = runs[move.courier_id]
+            target = str(move.location)
+            origin = "0" if run.location == move.courier_id else run.location
+            run.moves.append(MoveRecord(move.courier_id, minute, origin, target))
+            run.free_at = minute + instance.travel_minutes(run.location, target)
+            run.location = target
         for route in plan.committed:
             assignments.append(_execute(route, minute, runs[route.courier_id], instance, policy))
             for oid, drop in zip(route.order_ids, route.dropoff_at, strict=True):

@@ -45,7 +45,7 @@ def test_build_bundles_respects_the_target_size() -> None:
 
 def test_bundle_target_size_is_one_when_couriers_are_plentiful() -> None:
     orders = [order("a"), order("b")]
-    couriers = [courier("c1"), courier("c2"), courier("c3")]
+    couriers = [courier(f"c{k}") for k in range(5)]
     assert bundle_target_size(orders=orders, couriers=couriers, now=0.0, policy=POLICY) == 1
 
 

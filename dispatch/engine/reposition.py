@@ -1,0 +1,78 @@
+"""Prepositioning: idle couriers spread over the places where orders are expected."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from dispatch.engine.model import CourierState, EnginePolicy, Reposition, Route, TravelTime
+
+
+def _slots(hotspots: Mapping[Hashable, float], n: int) -> list[Hashable]:
+    """``n`` places, each hotspot taken in proportion to its weight (largest remainder)."""
+    items = sorted(
+        ((w, str(p), p) for p, w in hotspots.items() if w > 0), key=lambda t: (-t[0], t[1])
+    )
+    total = sum(w for w, _, _ in items)
+    if not items or n <= 0:
+        return []
+    quotas = [(n * w / total, key, p) for w, key, p in items]
+    counts = {key: math.floor(q) for q, key, _ in quotas}
+    left = n - sum(counts.values())
+    for _, key, _ in sorted(quotas, key=lambda t: (-(t[0] - math.floor(t[0])), t[1]))[:left]:
+        counts[key] += 1
+    return [p for _, key, p in quotas for _ in range(counts[key])]
+
+
+def plan_repositions(
+    *,
+    couriers: Sequence[CourierState],
+    routes: Sequence[Route],
+    hotspots: Mapping[Hashable, float],
+    travel: TravelTime,
+    now: float,
+    policy: EnginePolicy,
+) -> tuple[Reposition, ...]:
+    """Send idle couriers toward demand, nearest-first, one courier per demand share.
+
+    A courier is idle when it is free now and has no route in the plan that leaves within
+    ``reposition_idle_s``. Idle couriers are matched (``linear_sum_assignment`` on travel
+    time) to places drawn from ``hotspots`` in proportion to their weights; a courier moves
+    only when its place is between ``reposition_min_s`` and ``reposition_max_s`` away.
+
+    Parameters
+    ----------
+    couriers
+        The round's couriers.
+    routes
+        The round's routes (committed and tentative).
+    hotspots
+        Expected demand per location (any non-negative weights; empty: no moves).
+    travel, now, policy
+        Travel-time function, time of the round, thresholds.
+
+    Returns
+    -------
+    tuple of Reposition
+        Sorted by courier id.
+    """
+    soon = now + policy.reposition_idle_s
+    busy = {r.courier_id for r in routes if r.committed or r.depart_at <= soon}
+    idle = sorted(
+        (c for c in couriers if c.free_at <= now and c.courier_id not in busy),
+        key=lambda c: c.courier_id,
+    )
+    places = _slots(hotspots, len(idle))
+    if not idle or not places:
+        return ()
+    cost = np.array([[travel(c.location, p) for p in places] for c in idle], dtype=float)
+    cost = np.where(np.isfinite(cost), cost, 1e12)
+    rows, cols = linear_sum_assignment(cost)
+    out = []
+    for r, k in zip(rows.tolist(), cols.tolist(), strict=True):
+        if policy.reposition_min_s <= cost[r, k] <= policy.reposition_max_s:
+            out.append(Reposition(courier_id=idle[r].courier_id, location=places[k]))
+    return tuple(sorted(out, key=lambda m: m.courier_id))
