@@ -89,7 +89,8 @@ def cost_matrix(
     against their promises (``lateness_weight · late · (1 + late / lateness_knee_s)``), plus
     the courier's travel and its waiting at the store; minus the bundle's cost were it served
     ``courier_horizon_s`` later than its best courier can (so that, when couriers are short,
-    the bundles that lose most by waiting are served first) and minus an age bonus
+    the bundles that lose most by waiting are served first, and ``lost_order_penalty_s`` per
+    order when no courier's shift would still allow that later pickup) and minus an age bonus
     (``age_weight`` per unit of time each order has waited, so that no order starves).
 
     Parameters
@@ -127,7 +128,11 @@ def cost_matrix(
     cost += policy.wait_weight * (pick - policy.pickup_half_s - arrive)
     best_pick = np.where(feasible, pick, np.inf).min(axis=0)
     best_pick = np.where(np.isfinite(best_pick), best_pick, arrays.ready)
-    cost -= _order_costs(best_pick + policy.courier_horizon_s, arrays, policy)[None, :]
+    deferred = best_pick + policy.courier_horizon_s
+    cost -= _order_costs(deferred, arrays, policy)[None, :]
+    last_pick = np.where(feasible, shift_end, -np.inf).max(axis=0)
+    lost = deferred > last_pick
+    cost -= np.where(lost, policy.lost_order_penalty_s * arrays.size, 0.0)[None, :]
     age = np.where(arrays.mask, now - arrays.placed, 0.0).clip(min=0.0).sum(axis=1)
     cost -= policy.age_weight * age[None, :]
     return cost, feasible

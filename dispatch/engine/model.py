@@ -75,13 +75,13 @@ class EnginePolicy:
     rebundle: bool = False
     courier_horizon_s: float = 1200.0
     lateness_weight: float = 5.0
+    lost_order_penalty_s: float = 36000.0
     lateness_knee_s: float = 600.0
     click_to_door_weight: float = 1.0
     travel_weight: float = 0.3
     wait_weight: float = 0.1
     age_weight: float = 0.2
     max_waves: int = 20
-    reposition_idle_s: float = 300.0
     reposition_min_s: float = 60.0
     reposition_max_s: float = 900.0
 

@@ -38,10 +38,11 @@ def plan_repositions(
 ) -> tuple[Reposition, ...]:
     """Send idle couriers toward demand, nearest-first, one courier per demand share.
 
-    A courier is idle when it is free now and has no route in the plan that leaves within
-    ``reposition_idle_s``. Idle couriers are matched (``linear_sum_assignment`` on travel
-    time) to places drawn from ``hotspots`` in proportion to their weights; a courier moves
-    only when its place is between ``reposition_min_s`` and ``reposition_max_s`` away.
+    A courier is idle when it is free now and has no route in the plan (not even a
+    tentative one: moving it would break the plan that predicts an order's delivery).
+    Idle couriers are matched (``linear_sum_assignment`` on travel time) to places drawn
+    from ``hotspots`` in proportion to their weights; a courier moves only when its place
+    is between ``reposition_min_s`` and ``reposition_max_s`` away.
 
     Parameters
     ----------
@@ -59,8 +60,7 @@ def plan_repositions(
     tuple of Reposition
         Sorted by courier id.
     """
-    soon = now + policy.reposition_idle_s
-    busy = {r.courier_id for r in routes if r.committed or r.depart_at <= soon}
+    busy = {r.courier_id for r in routes}
     idle = sorted(
         (c for c in couriers if c.free_at <= now and c.courier_id not in busy),
         key=lambda c: c.courier_id,
