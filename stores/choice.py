@@ -117,10 +117,12 @@ def choose_store(
         return _NONE
     nearest = int(stores[first])  # rows are sorted by travel time
     ready = ready_in_s.take(stores)
-    key = np.where(usable, ready + travel, np.inf)
+    key = np.where(usable, ready + travel, math.inf)
     order = key.argsort(kind="stable")
     found: list[tuple[float, int, int, int]] = []  # (predicted, -depth, position, store index)
     bound = math.inf
+    skus_of = stock.store_skus
+    single = items[0] if len(items) == 1 else None
     total = order.shape[0]
     start = 0
     while start < total:  # read the sorted order a chunk at a time: few are ever needed
@@ -134,15 +136,17 @@ def choose_store(
             if p > bound or p == math.inf:
                 start = total  # `limit` found and no later store ties the last, or the rest
                 break  # are out of range / closed (their key is inf)
-            skus = stock.store_skus(store_ids[store_index])
-            depth = -1
-            for sku, quantity in items:
-                spare = skus.get(sku, 0) - quantity
-                if spare < 0:
-                    depth = -1
-                    break
-                if depth < 0 or spare < depth:
-                    depth = spare
+            skus = skus_of(store_ids[store_index])
+            if single is not None:
+                depth = skus.get(single[0], 0) - single[1]
+            else:
+                depth = math.inf
+                for sku, quantity in items:
+                    spare = skus.get(sku, 0) - quantity
+                    if spare < depth:
+                        depth = spare
+                        if spare < 0:
+                            break
             if depth < 0:
                 continue
             found.append((p, -depth, j, store_index))
@@ -153,14 +157,8 @@ def choose_store(
     if len(found) > 1:
         found.sort(key=lambda f: (f[0], f[1], store_ids[f[3]]))
     candidates = tuple(
-        Candidate(
-            store_index=store_index,
-            store_id=store_ids[store_index],
-            travel_s=float(travel[j]),
-            ready_in_s=float(ready[j]),
-            predicted_delivery_s=p,
-            depth=-neg_depth,
-        )
+        Candidate(store_index, store_ids[store_index], float(travel[j]), float(ready[j]), p,
+                  -neg_depth)
         for p, neg_depth, j, store_index in found[:limit]
     )
     return StoreChoice(candidates=candidates, nearest_in_range=nearest)
