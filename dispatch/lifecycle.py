@@ -11,23 +11,29 @@ from aiohttp import web
 
 from dispatch.auth import Role
 from dispatch.catalog_keeper import CatalogKeeper
+from dispatch.courier_flow import CourierFlow
 from dispatch.http.auth import TokenAuthenticator
 from dispatch.intake import Intake
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
+from dispatch.loop import DispatchLoop
 from dispatch.order_flow import OrderFlow
+from dispatch.postgres.couriers import PostgresCourierRepository
 from dispatch.postgres.database import create_pool, resolve_database_url
+from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.services import Services
 from dispatch.store_load import StoreLoad
 from dispatch.store_service import StoreService
+from dispatch.zone_lease import ZoneLease
 from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView
 
 log = logging.getLogger("flashdispatch")
 
 NETWORK: web.AppKey = web.AppKey("road_network")
+RESOLVED_URL: web.AppKey[str] = web.AppKey("resolved_database_url")
 TABLE_CUTOFF_S = 3600.0
 
 
@@ -42,6 +48,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         app[POOL] = pool
+        app[RESOLVED_URL] = url
         yield
 
 
@@ -96,8 +103,13 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     built.orders = orders
     built.load = load
     built.intake = Intake(
-        orders=orders, keeper=keeper, stock_view=stock_view, load=load, metrics=metrics,
-        policy=policy, tz=settings.tz,
+        orders=orders,
+        keeper=keeper,
+        stock_view=stock_view,
+        load=load,
+        metrics=metrics,
+        policy=policy,
+        tz=settings.tz,
     )
     built.order_flow = OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics)
 
@@ -105,8 +117,33 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
 
     built.stores.on_shortfall = record_shortfall
+    courier_repo = PostgresCourierRepository(pool)
+    built.couriers = CourierFlow(
+        couriers=courier_repo,
+        network=keeper.network,
+        load=load,
+        metrics=metrics,
+        policy=policy,
+        keeper=keeper,
+    )
+    lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
+    built.dispatcher = DispatchLoop(
+        state=PostgresDispatchState(pool),
+        couriers=courier_repo,
+        keeper=keeper,
+        load=load,
+        lease=lease,
+        clock=clock,
+        metrics=metrics,
+        policy=policy,
+    )
+    for zone in await built.dispatcher.state.couriers_zones():
+        metrics.ensure_zone(zone)
     app[SERVICES] = built
-    yield
+    try:
+        yield
+    finally:
+        await lease.close()
 
 
 async def dispatch_loop(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,138 @@
+"""What couriers do through the API — shifts, positions, task events — with SLA bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dispatch.courier_model import Courier
+from dispatch.metrics import Metrics
+from dispatch.postgres.couriers import PostgresCourierRepository
+from dispatch.settings import Policy
+from dispatch.store_load import StoreLoad
+from geo.errors import OutOfArea as OffNetwork
+from geo.network import RoadNetwork
+from geo.routes import route_geometry
+
+DEFAULT_SHIFT = timedelta(hours=8)
+
+
+class CourierFlow:
+    def __init__(
+        self,
+        *,
+        couriers: PostgresCourierRepository,
+        network: RoadNetwork,
+        load: StoreLoad,
+        metrics: Metrics,
+        policy: Policy,
+        keeper,
+    ) -> None:
+        self.couriers = couriers
+        self.network = network
+        self.load = load
+        self.metrics = metrics
+        self.policy = policy
+        self.keeper = keeper
+
+    async def register(self, courier_id: str, *, name: str, zone: str, capacity: int, now: datetime):
+        courier, created = await self.couriers.upsert(
+            courier_id, name=name, zone=zone, capacity=capacity, now=now
+        )
+        self.metrics.ensure_zone(zone)
+        return courier, created
+
+    async def shift(
+        self, courier_id: str, *, on: bool, lat: float, lon: float, ends_at: datetime | None, now: datetime
+    ) -> tuple[Courier, list[str]]:
+        if on:
+            ends_at = ends_at or now + DEFAULT_SHIFT
+        return await self.couriers.set_shift(courier_id, on=on, lat=lat, lon=lon, ends_at=ends_at, now=now)
+
+    async def positions(self, courier_id: str, positions: list[tuple[float, float, datetime]]) -> Courier:
+        return await self.couriers.add_positions(courier_id, positions)
+
+    async def event(self, courier_id: str, order_id: str, kind: str, *, now: datetime) -> dict:
+        if kind == "arrived_store":
+            await self.couriers.arrived_store(courier_id, order_id, now=now)
+            return {"order_id": order_id, "status": "assigned"}
+        if kind == "picked_up":
+            _zone, _lines, changed = await self.couriers.picked_up(courier_id, order_id, now=now)
+            if changed:
+                route = await self.couriers.active_route(courier_id)
+                if route is not None:
+                    self.load.order_left(route.store_id)
+            return {"order_id": order_id, "status": "picked_up"}
+        if kind == "delivered":
+            zone, placed_at, outcome, changed = await self.couriers.delivered(courier_id, order_id, now=now)
+            if changed:
+                self.metrics.delivered(zone, (now - placed_at).total_seconds())
+            if outcome is not None:
+                self.metrics.outcome(zone, outcome)
+            return {"order_id": order_id, "status": "delivered"}
+        released = await self.couriers.reject(courier_id, order_id, now=now)
+        return {"order_id": order_id, "status": "reserved", "released": released}
+
+    async def tasks(self, courier_id: str) -> dict:
+        """The courier's current plan: stops in order, planned times, road geometry (GeoJSON)."""
+        courier = await self.couriers.get(courier_id)
+        route = await self.couriers.active_route(courier_id)
+        if route is None:
+            return {"courier_id": courier_id, "route_id": None, "stops": []}
+        rows = {r["order_id"]: r for r in await self.couriers.route_orders(route.route_id)}
+        plan = route.plan
+        network = self.network
+        stops = []
+        here = None
+        if courier.lat is not None:
+            try:
+                here = network.snap(courier.lat, courier.lon, max_distance_m=self.policy.max_snap_m * 4).node
+            except OffNetwork:
+                here = None
+        picked = all(
+            rows[o["order_id"]]["status"] != "assigned" for o in plan["orders"] if o["order_id"] in rows
+        )
+        store_node = plan["store_node"]
+        if not picked:
+            lat, lon = network.node_lat_lon(store_node)
+            stops.append(
+                {
+                    "kind": "pickup",
+                    "store_id": route.store_id,
+                    "order_ids": [o["order_id"] for o in plan["orders"] if o["order_id"] in rows],
+                    "location": {"lat": lat, "lon": lon},
+                    "planned_at": _iso_epoch(plan.get("pickup_at")),
+                    "route": route_geometry(network, here, store_node) if here is not None else None,
+                }
+            )
+            here = store_node
+        for drop in plan["orders"]:
+            row = rows.get(drop["order_id"])
+            if row is None or row["status"] in ("delivered", "cancelled", "failed"):
+                continue
+            lat, lon = network.node_lat_lon(drop["node"])
+            stops.append(
+                {
+                    "kind": "dropoff",
+                    "order_ids": [drop["order_id"]],
+                    "location": {
+                        "lat": row["drop_lat"] if row["drop_lat"] is not None else lat,
+                        "lon": row["drop_lon"] if row["drop_lon"] is not None else lon,
+                    },
+                    "planned_at": _iso_epoch(drop["dropoff_at"]),
+                    "promised_by": row["promised_by"].isoformat(),
+                    "route": route_geometry(network, here, drop["node"]) if here is not None else None,
+                }
+            )
+            here = drop["node"]
+        return {
+            "courier_id": courier_id,
+            "route_id": route.route_id,
+            "store_id": route.store_id,
+            "stops": stops,
+        }
+
+
+def _iso_epoch(seconds: float | None) -> str | None:
+    from dispatch.round_inputs import from_epoch
+
+    return from_epoch(seconds).isoformat() if seconds is not None else None

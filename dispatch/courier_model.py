@@ -1,0 +1,75 @@
+"""Couriers and their routes as values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Courier:
+    courier_id: str
+    name: str
+    zone: str
+    capacity: int
+    on_shift: bool
+    shift_ends_at: datetime | None
+    lat: float | None
+    lon: float | None
+    position_at: datetime | None
+    route_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStop:
+    kind: str  # pickup | dropoff
+    order_ids: tuple[str, ...]
+    node: int
+    lat: float
+    lon: float
+    planned_at: datetime
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRoute:
+    route_id: int
+    courier_id: str
+    store_id: str
+    zone: str
+    depart_at: datetime
+    pickup_at: datetime
+    plan: dict  # {"store_node", "orders": [{"order_id", "node", "dropoff_at"}], "free_at"}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrderRow:
+    """An order the dispatch loop must still serve, as read from the database."""
+
+    order_id: str
+    store_id: str
+    zone: str
+    status: str
+    drop_node: int
+    placed_at: datetime
+    ready_at: datetime
+    packed_at: datetime | None
+    promised_by: datetime
+    predicted_delivery_at: datetime
+    courier_id: str | None
+    route_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CourierRow:
+    courier_id: str
+    zone: str
+    capacity: int
+    on_shift: bool
+    shift_ends_at: datetime | None
+    lat: float | None
+    lon: float | None
+    position_at: datetime | None
+    route_id: int | None
+    route_free_at: datetime | None
+    route_end_node: int | None

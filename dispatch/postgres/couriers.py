@@ -1,0 +1,305 @@
+"""PostgreSQL adapter for couriers, their routes, and the courier-side order transitions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from dispatch.courier_model import ActiveRoute, Courier
+from dispatch.errors import InvalidTransition, NotFound
+from dispatch.sla import outcome_when_delivered
+
+_COURIER_COLUMNS = (
+    "courier_id, name, zone, capacity, on_shift, shift_ends_at, lat, lon, position_at, route_id"
+)
+
+
+def _courier(row: asyncpg.Record) -> Courier:
+    return Courier(**{k: row[k] for k in _COURIER_COLUMNS.split(", ")})
+
+
+def _route(row: asyncpg.Record) -> ActiveRoute:
+    return ActiveRoute(
+        route_id=row["route_id"],
+        courier_id=row["courier_id"],
+        store_id=row["store_id"],
+        zone=row["zone"],
+        depart_at=row["depart_at"],
+        pickup_at=row["pickup_at"],
+        plan=json.loads(row["plan"]),
+    )
+
+
+async def _event(
+    conn, order_ids: Sequence[str], status: str, at: datetime, detail: dict | None = None
+) -> None:
+    await conn.execute(
+        "INSERT INTO order_events (order_id, status, at, detail)"
+        " SELECT unnest($1::text[]), $2, $3, $4::jsonb",
+        list(order_ids),
+        status,
+        at,
+        json.dumps(detail) if detail is not None else None,
+    )
+
+
+class PostgresCourierRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def upsert(
+        self, courier_id: str, *, name: str, zone: str, capacity: int, now: datetime
+    ) -> tuple[Courier, bool]:
+        row = await self._pool.fetchrow(
+            f"""
+            INSERT INTO couriers (courier_id, name, zone, capacity, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $5)
+            ON CONFLICT (courier_id) DO UPDATE SET name = EXCLUDED.name, zone = EXCLUDED.zone,
+                capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at
+            RETURNING {_COURIER_COLUMNS}, (xmax = 0) AS created
+            """,
+            courier_id,
+            name,
+            zone,
+            capacity,
+            now,
+        )
+        return _courier(row), bool(row["created"])
+
+    async def get(self, courier_id: str) -> Courier:
+        row = await self._pool.fetchrow(
+            f"SELECT {_COURIER_COLUMNS} FROM couriers WHERE courier_id = $1", courier_id
+        )
+        if row is None:
+            raise NotFound(f"no courier {courier_id!r}")
+        return _courier(row)
+
+    async def set_shift(
+        self, courier_id: str, *, on: bool, lat: float, lon: float, ends_at: datetime | None, now: datetime
+    ) -> tuple[Courier, list[str]]:
+        """Start or end a shift. Ending it hands the not-yet-picked-up orders back to dispatch."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE couriers SET on_shift = $2, shift_ends_at = $3, lat = $4, lon = $5,"
+                " position_at = $6, updated_at = $6 WHERE courier_id = $1"
+                f" RETURNING {_COURIER_COLUMNS}",
+                courier_id,
+                on,
+                ends_at if on else None,
+                lat,
+                lon,
+                now,
+            )
+            if row is None:
+                raise NotFound(f"no courier {courier_id!r}")
+            await conn.execute(
+                "INSERT INTO courier_positions (courier_id, lat, lon, at) VALUES ($1, $2, $3, $4)",
+                courier_id,
+                lat,
+                lon,
+                now,
+            )
+            released: list[str] = []
+            if not on:
+                released = await self._release_unpicked(
+                    conn, courier_id, now, reason="courier went off shift"
+                )
+            return _courier(row), released
+
+    async def add_positions(
+        self, courier_id: str, positions: Sequence[tuple[float, float, datetime]]
+    ) -> Courier:
+        async with self._pool.acquire() as conn, conn.transaction():
+            exists = await conn.fetchval(
+                "SELECT 1 FROM couriers WHERE courier_id = $1 FOR UPDATE", courier_id
+            )
+            if exists is None:
+                raise NotFound(f"no courier {courier_id!r}")
+            await conn.copy_records_to_table(
+                "courier_positions",
+                records=[(courier_id, lat, lon, at) for lat, lon, at in positions],
+                columns=["courier_id", "lat", "lon", "at"],
+            )
+            lat, lon, at = max(positions, key=lambda p: p[2])
+            row = await conn.fetchrow(
+                "UPDATE couriers SET lat = $2, lon = $3, position_at = $4"
+                " WHERE courier_id = $1 AND (position_at IS NULL OR position_at <= $4)"
+                f" RETURNING {_COURIER_COLUMNS}",
+                courier_id,
+                lat,
+                lon,
+                at,
+            )
+            if row is None:
+                row = await conn.fetchrow(
+                    f"SELECT {_COURIER_COLUMNS} FROM couriers WHERE courier_id = $1", courier_id
+                )
+            return _courier(row)
+
+    async def active_route(self, courier_id: str) -> ActiveRoute | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM routes WHERE courier_id = $1 AND status = 'active'", courier_id
+        )
+        return _route(row) if row else None
+
+    async def route_orders(self, route_id: int) -> list[asyncpg.Record]:
+        return await self._pool.fetch(
+            "SELECT order_id, status, drop_node, drop_lat, drop_lon, promised_by FROM orders"
+            " WHERE route_id = $1 ORDER BY order_id",
+            route_id,
+        )
+
+    async def _release_unpicked(self, conn, courier_id: str, now: datetime, *, reason: str) -> list[str]:
+        """Orders assigned to the courier but not picked up go back to ``reserved``."""
+        rows = await conn.fetch(
+            "UPDATE orders SET status = 'reserved', courier_id = NULL, route_id = NULL"
+            " WHERE courier_id = $1 AND status = 'assigned' RETURNING order_id",
+            courier_id,
+        )
+        released = [r["order_id"] for r in rows]
+        if released:
+            await _event(conn, released, "reserved", now, {"reason": reason, "courier_id": courier_id})
+        await self._close_route_if_empty(conn, courier_id, now, abandoned=True)
+        return released
+
+    @staticmethod
+    async def _close_route_if_empty(conn, courier_id: str, now: datetime, *, abandoned: bool) -> bool:
+        """Close the courier's active route once it holds no open order; frees the courier."""
+        route_id = await conn.fetchval(
+            "SELECT route_id FROM routes WHERE courier_id = $1 AND status = 'active'", courier_id
+        )
+        if route_id is None:
+            return False
+        still = await conn.fetchval(
+            "SELECT count(*) FROM orders WHERE route_id = $1 AND status IN ('assigned', 'picked_up')",
+            route_id,
+        )
+        if still:
+            return False
+        await conn.execute(
+            "UPDATE routes SET status = $2, closed_at = $3 WHERE route_id = $1",
+            route_id,
+            "abandoned" if abandoned else "done",
+            now,
+        )
+        await conn.execute(
+            "UPDATE couriers SET route_id = NULL WHERE courier_id = $1 AND route_id = $2",
+            courier_id,
+            route_id,
+        )
+        return True
+
+    async def release_silent(self, courier_ids: Sequence[str], *, now: datetime) -> list[str]:
+        released: list[str] = []
+        for courier_id in courier_ids:
+            async with self._pool.acquire() as conn, conn.transaction():
+                released += await self._release_unpicked(conn, courier_id, now, reason="courier silent")
+        return released
+
+    async def reject(self, courier_id: str, order_id: str, *, now: datetime) -> list[str]:
+        """The courier rejects its task: every unpicked order of the route returns to dispatch."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.fetchval(
+                "SELECT status FROM orders WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
+                order_id,
+                courier_id,
+            )
+            if status is None:
+                raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
+            if status != "assigned":
+                raise InvalidTransition(
+                    f"order {order_id!r} is {status}; only an assigned task can be rejected"
+                )
+            return await self._release_unpicked(conn, courier_id, now, reason="courier rejected the task")
+
+    async def arrived_store(self, courier_id: str, order_id: str, *, now: datetime) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.fetchval(
+                "SELECT status FROM orders WHERE order_id = $1 AND courier_id = $2", order_id, courier_id
+            )
+            if status is None:
+                raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
+            if status != "assigned":
+                raise InvalidTransition(f"order {order_id!r} is {status}; the courier is past the store")
+            already = await conn.fetchval(
+                "SELECT 1 FROM order_events WHERE order_id = $1 AND status = 'arrived_store'", order_id
+            )
+            if not already:
+                await _event(conn, [order_id], "arrived_store", now, {"courier_id": courier_id})
+
+    async def picked_up(
+        self, courier_id: str, order_id: str, *, now: datetime
+    ) -> tuple[str, list[tuple[str, int]], bool]:
+        """The reservation becomes a sale: on-hand and reserved drop together, in one statement.
+
+        Returns (zone, lines, changed); a repeated pickup is harmless.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT status, zone, store_id FROM orders"
+                " WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
+                order_id,
+                courier_id,
+            )
+            if row is None:
+                raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
+            lines = [
+                (r["sku"], r["quantity"])
+                for r in await conn.fetch(
+                    "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku", order_id
+                )
+            ]
+            if row["status"] in ("picked_up", "delivered"):
+                return row["zone"], lines, False
+            if row["status"] != "assigned":
+                raise InvalidTransition(f"order {order_id!r} is {row['status']}; it cannot be picked up")
+            await conn.execute(
+                "UPDATE stock s SET on_hand = greatest(s.on_hand - l.quantity, 0),"
+                " reserved = s.reserved - l.quantity"
+                " FROM order_lines l WHERE l.order_id = $1 AND s.store_id = $2 AND s.sku = l.sku",
+                order_id,
+                row["store_id"],
+            )
+            await conn.execute(
+                "UPDATE orders SET status = 'picked_up', picked_up_at = $2 WHERE order_id = $1", order_id, now
+            )
+            await _event(conn, [order_id], "picked_up", now, {"courier_id": courier_id})
+            return row["zone"], lines, True
+
+    async def delivered(
+        self, courier_id: str, order_id: str, *, now: datetime
+    ) -> tuple[str, datetime, str | None, bool]:
+        """Deliver once; the outcome is set here unless the sweeper already counted it late.
+
+        Returns (zone, placed_at, outcome newly set or None, changed).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT status, zone, placed_at, promised_by, outcome FROM orders"
+                " WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
+                order_id,
+                courier_id,
+            )
+            if row is None:
+                raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
+            if row["status"] == "delivered":
+                return row["zone"], row["placed_at"], None, False
+            if row["status"] != "picked_up":
+                raise InvalidTransition(f"order {order_id!r} is {row['status']}; pick it up first")
+            outcome = None
+            if row["outcome"] is None:
+                outcome = outcome_when_delivered(now, row["promised_by"]).value
+            await conn.execute(
+                "UPDATE orders SET status = 'delivered', delivered_at = $2, closed_at = $2,"
+                " outcome = coalesce(outcome, $3), outcome_at = coalesce(outcome_at, $2)"
+                " WHERE order_id = $1",
+                order_id,
+                now,
+                outcome,
+            )
+            await _event(conn, [order_id], "delivered", now, {"courier_id": courier_id})
+            await self._close_route_if_empty(conn, courier_id, now, abandoned=False)
+            return row["zone"], row["placed_at"], outcome, True

@@ -1,0 +1,220 @@
+"""PostgreSQL adapter for the dispatch loop: read the open world, write a round's decisions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from dispatch.courier_model import CourierRow, OpenOrderRow
+
+
+class PostgresDispatchState:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def open_orders(self, zones: Sequence[str]) -> list[OpenOrderRow]:
+        rows = await self._pool.fetch(
+            "SELECT order_id, store_id, zone, status, drop_node, placed_at, ready_at, packed_at,"
+            " promised_by, predicted_delivery_at, courier_id, route_id FROM orders"
+            " WHERE status IN ('reserved', 'assigned', 'picked_up') AND zone = ANY($1::text[])",
+            list(zones),
+        )
+        return [OpenOrderRow(**dict(r)) for r in rows]
+
+    async def couriers_zones(self) -> list[str]:
+        return [r["zone"] for r in await self._pool.fetch("SELECT DISTINCT zone FROM couriers")]
+
+    async def couriers(self, zones: Sequence[str]) -> list[CourierRow]:
+        rows = await self._pool.fetch(
+            "SELECT c.courier_id, c.zone, c.capacity, c.on_shift, c.shift_ends_at, c.lat, c.lon,"
+            " c.position_at, r.route_id, (r.plan->>'free_at')::double precision AS free_at_s,"
+            " (r.plan->>'end_node')::integer AS end_node"
+            " FROM couriers c LEFT JOIN routes r ON r.courier_id = c.courier_id AND r.status = 'active'"
+            " WHERE c.zone = ANY($1::text[])",
+            list(zones),
+        )
+        from datetime import UTC
+
+        out = []
+        for r in rows:
+            free_at = datetime.fromtimestamp(r["free_at_s"], UTC) if r["free_at_s"] is not None else None
+            out.append(
+                CourierRow(
+                    courier_id=r["courier_id"],
+                    zone=r["zone"],
+                    capacity=r["capacity"],
+                    on_shift=r["on_shift"],
+                    shift_ends_at=r["shift_ends_at"],
+                    lat=r["lat"],
+                    lon=r["lon"],
+                    position_at=r["position_at"],
+                    route_id=r["route_id"],
+                    route_free_at=free_at,
+                    route_end_node=r["end_node"],
+                )
+            )
+        return out
+
+    async def commit_route(
+        self,
+        *,
+        courier_id: str,
+        store_id: str,
+        zone: str,
+        order_ids: Sequence[str],
+        depart_at: datetime,
+        arrive_store_at: datetime,
+        pickup_at: datetime,
+        predicted: Sequence[datetime],
+        plan: dict,
+        now: datetime,
+    ) -> int | None:
+        """Give a courier a route, or nothing: the courier is claimed with a conditional write
+        and every order must still be waiting, so two rounds or processes never double-book."""
+        try:
+            return await self._commit_route(
+                courier_id,
+                store_id,
+                zone,
+                order_ids,
+                depart_at,
+                arrive_store_at,
+                pickup_at,
+                predicted,
+                plan,
+                now,
+            )
+        except _Abort:
+            return None
+
+    async def _commit_route(
+        self,
+        courier_id,
+        store_id,
+        zone,
+        order_ids,
+        depart_at,
+        arrive_store_at,
+        pickup_at,
+        predicted,
+        plan,
+        now,
+    ) -> int | None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            route_id = await conn.fetchval(
+                "INSERT INTO routes (courier_id, store_id, zone, status, created_at, depart_at,"
+                " arrive_store_at, pickup_at, plan)"
+                " SELECT $1, $2, $3, 'active', $4, $5, $6, $7, $8::jsonb"
+                " WHERE NOT EXISTS (SELECT 1 FROM routes WHERE courier_id = $1 AND status = 'active')"
+                " ON CONFLICT DO NOTHING RETURNING route_id",
+                courier_id,
+                store_id,
+                zone,
+                now,
+                depart_at,
+                arrive_store_at,
+                pickup_at,
+                json.dumps(plan),
+            )
+            if route_id is None:
+                return None
+            claimed = await conn.fetchval(
+                "UPDATE couriers SET route_id = $2 WHERE courier_id = $1 AND route_id IS NULL AND on_shift"
+                " RETURNING courier_id",
+                courier_id,
+                route_id,
+            )
+            if claimed is None:
+                raise _Abort
+            taken = await conn.fetch(
+                "UPDATE orders o SET status = 'assigned', courier_id = $2, route_id = $3,"
+                " predicted_delivery_at = p.at"
+                " FROM unnest($1::text[], $4::timestamptz[]) AS p(order_id, at)"
+                " WHERE o.order_id = p.order_id AND o.status = 'reserved' AND o.store_id = $5"
+                " RETURNING o.order_id",
+                list(order_ids),
+                courier_id,
+                route_id,
+                list(predicted),
+                store_id,
+            )
+            if len(taken) != len(order_ids):
+                raise _Abort
+            await conn.execute(
+                "INSERT INTO order_events (order_id, status, at, detail)"
+                " SELECT unnest($1::text[]), 'assigned', $2, jsonb_build_object('courier_id', $3::text,"
+                " 'route_id', $4::bigint)",
+                list(order_ids),
+                now,
+                courier_id,
+                route_id,
+            )
+            return route_id
+
+    async def update_predictions(self, order_ids: Sequence[str], predicted: Sequence[datetime]) -> None:
+        if not order_ids:
+            return
+        await self._pool.execute(
+            "UPDATE orders o SET predicted_delivery_at = p.at"
+            " FROM unnest($1::text[], $2::timestamptz[]) AS p(order_id, at)"
+            " WHERE o.order_id = p.order_id AND o.status IN ('reserved', 'assigned', 'picked_up')"
+            " AND o.predicted_delivery_at IS DISTINCT FROM p.at",
+            list(order_ids),
+            list(predicted),
+        )
+
+    async def sweep_late(self, *, now: datetime) -> list[str]:
+        """Count every open order whose promise has passed as late, once (zones returned)."""
+        rows = await self._pool.fetch(
+            "UPDATE orders SET outcome = 'late', outcome_at = $1"
+            " WHERE outcome IS NULL AND promised_by < $1"
+            " AND status IN ('placed', 'reserved', 'assigned', 'picked_up') RETURNING zone",
+            now,
+        )
+        return [r["zone"] for r in rows]
+
+    async def fail_unserved(self, *, now: datetime, placed_before: datetime) -> list[tuple[str, str | None]]:
+        """Orders nobody picked up for hours end ``failed`` and give their stock back."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT order_id, zone, outcome, promised_by FROM orders"
+                " WHERE status = 'reserved' AND placed_at < $1 FOR UPDATE SKIP LOCKED",
+                placed_before,
+            )
+            if not rows:
+                return []
+            ids = [r["order_id"] for r in rows]
+            await conn.execute(
+                "UPDATE stock s SET reserved = s.reserved - l.quantity"
+                " FROM order_lines l JOIN orders o USING (order_id)"
+                " WHERE l.order_id = ANY($1::text[]) AND s.store_id = o.store_id AND s.sku = l.sku",
+                ids,
+            )
+            await conn.execute(
+                "UPDATE orders SET status = 'failed', closed_at = $2,"
+                " failure_reason = 'no courier could take the order',"
+                " outcome = coalesce(outcome, CASE WHEN $2 <= promised_by THEN 'failed' ELSE 'late' END),"
+                " outcome_at = coalesce(outcome_at, $2) WHERE order_id = ANY($1::text[])",
+                ids,
+                now,
+            )
+            await conn.execute(
+                "INSERT INTO order_events (order_id, status, at, detail)"
+                " SELECT unnest($1::text[]), 'failed', $2, '{\"reason\": \"no courier\"}'::jsonb",
+                ids,
+                now,
+            )
+        return [
+            (
+                r["zone"],
+                None if r["outcome"] is not None else ("failed" if now <= r["promised_by"] else "late"),
+            )
+            for r in rows
+        ]
+
+
+class _Abort(Exception):
+    """Roll back a commit attempt that lost a race (caught by the caller of the transaction)."""

@@ -1,0 +1,126 @@
+"""Turn what the database says into the engine's inputs, and the engine's plan into predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from dispatch.courier_model import CourierRow, OpenOrderRow
+from dispatch.engine.model import CourierState, OpenOrder
+from geo.network import RoadNetwork
+from stores.catalog import StoreCatalog
+
+DEFAULT_SHIFT_S = 8 * 3600.0
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CourierView:
+    """Couriers split by what dispatch may do with them this round."""
+
+    states: tuple[CourierState, ...]  # on shift, heard from recently
+    idle: frozenset[str]  # no active route: may be committed a new one
+    silent: tuple[str, ...]  # on shift but not heard from for too long
+    by_state: dict[tuple[str, str], int]  # (zone, off|idle|busy) -> count
+
+
+def engine_orders(rows: Sequence[OpenOrderRow], catalog: StoreCatalog) -> list[OpenOrder]:
+    """Orders still waiting for a courier (status reserved), at stores the catalog knows."""
+    out = []
+    for row in rows:
+        if row.status != "reserved":
+            continue
+        position = catalog.position(row.store_id)
+        if position is None:
+            continue
+        ready = row.ready_at if row.packed_at is None else min(row.ready_at, row.packed_at)
+        out.append(
+            OpenOrder(
+                order_id=row.order_id,
+                store_id=row.store_id,
+                store_location=int(catalog.nodes[position]),
+                dropoff=row.drop_node,
+                placed_at=epoch(row.placed_at),
+                ready_at=epoch(ready),
+                promised_by=epoch(row.promised_by),
+            )
+        )
+    return out
+
+
+def engine_couriers(
+    rows: Sequence[CourierRow],
+    *,
+    network: RoadNetwork,
+    now: datetime,
+    silence_s: float,
+    max_snap_m: float,
+) -> CourierView:
+    states: list[CourierState] = []
+    idle: set[str] = set()
+    silent: list[str] = []
+    by_state: dict[tuple[str, str], int] = {}
+    located = [r for r in rows if r.on_shift and r.lat is not None]
+    nodes, distances = (
+        network.snap_many(np.array([r.lat for r in located]), np.array([r.lon for r in located]))
+        if located
+        else (np.zeros(0, dtype=np.int64), np.zeros(0))
+    )
+    node_of = {r.courier_id: (int(n), float(d)) for r, n, d in zip(located, nodes, distances, strict=True)}
+    t = epoch(now)
+    for row in rows:
+        busy = row.route_id is not None
+        state = "off" if not row.on_shift else ("busy" if busy else "idle")
+        by_state[(row.zone, state)] = by_state.get((row.zone, state), 0) + 1
+        if not row.on_shift or row.courier_id not in node_of:
+            continue
+        if row.position_at is not None and (now - row.position_at).total_seconds() > silence_s:
+            silent.append(row.courier_id)
+            continue
+        node, distance = node_of[row.courier_id]
+        if distance > max_snap_m and not busy:
+            continue  # off the map: cannot be routed until it reports a usable position
+        shift_end = epoch(row.shift_ends_at) if row.shift_ends_at else t + DEFAULT_SHIFT_S
+        if busy:
+            location = row.route_end_node if row.route_end_node is not None else node
+            free_at = max(t, epoch(row.route_free_at)) if row.route_free_at else t
+        else:
+            location, free_at = node, t
+            idle.add(row.courier_id)
+        states.append(CourierState(row.courier_id, location, free_at, shift_end, row.capacity))
+    return CourierView(tuple(states), frozenset(idle), tuple(silent), by_state)
+
+
+def courier_eta_by_store(
+    states: Sequence[CourierState], catalog: StoreCatalog, *, now: datetime, default_s: float
+) -> dict[str, float]:
+    """For each store, the soonest any courier could be there (free time plus the ride)."""
+    if catalog.tables is None or not states:
+        return {s.store_id: default_s for s in catalog.stores}
+    t = epoch(now)
+    nodes = np.array([int(c.location) for c in states], dtype=np.int64)
+    wait = np.array([max(0.0, c.free_at - t) for c in states])
+    eta = catalog.tables.eta_matrix(nodes) + wait[:, None]
+    best = eta.min(axis=0)
+    return {
+        s.store_id: float(best[i]) if np.isfinite(best[i]) else default_s
+        for i, s in enumerate(catalog.stores)
+    }
+
+
+def at(seconds: float) -> datetime:
+    return from_epoch(seconds)
+
+
+def later(moment: datetime, seconds: float) -> datetime:
+    return moment + timedelta(seconds=seconds)
