@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 #: Bump when the cached form changes, so old caches are ignored.
-CACHE_FORMAT = "road-network-v1"
+CACHE_FORMAT = "road-network-v2"
 SUPPORTED_SUFFIXES = (".graphml", ".osm", ".osm.bz2")
 _NO_ACCESS = frozenset({"no", "private"})
 _BIKE_ALLOWED = frozenset({"yes", "designated", "permissive", "dismount"})
@@ -215,7 +215,10 @@ def prepare_graph(graph: nx.MultiDiGraph, *, profile: SpeedProfile = DEFAULT_PRO
     if len(largest) < 2:
         raise NetworkLoadError("the rideable roads have no connected part with two nodes")
     core = kept.subgraph(largest).copy()
-    return nx.convert_node_labels_to_integers(core, ordering="sorted", label_attribute="osmid")
+    for node, data in core.nodes(data=True):
+        data.setdefault("osmid", node)  # a graph we wrote ourselves already carries it
+    mapping = {node: index for index, node in enumerate(sorted(core.nodes))}
+    return nx.relabel_nodes(core, mapping, copy=True)
 
 
 def save_graph(graph: nx.MultiDiGraph, path: Path) -> None:

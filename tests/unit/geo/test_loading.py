@@ -115,3 +115,12 @@ def _assert_courier_network(network):
     assert network.lat.shape == network.lon.shape == (n,)
     highways = {str(d.get("highway")) for *_e, d in network.graph.edges(data=True)}
     assert not any(h in ("motorway", "footway", "steps") for h in highways)
+
+
+def test_saved_courier_graph_loads_again_with_osm_ids(tmp_path, jingan):
+    path = tmp_path / "jingan.graphml"
+    loading.save_graph(jingan.graph, path)
+    again = load_road_network(path)
+    assert again.node_count == jingan.node_count
+    assert sorted(again.osmid.tolist()) == sorted(jingan.osmid.tolist())
+    assert again.osmid.max() > jingan.node_count  # real OSM ids, not positions
