@@ -7,7 +7,14 @@ from prometheus_client import CollectorRegistry
 
 from dispatch import lifecycle
 from dispatch.clock import Clock, SystemClock
-from dispatch.http import courier_routes, order_routes, store_routes, system_routes, token_routes
+from dispatch.http import (
+    courier_routes,
+    ops_routes,
+    order_routes,
+    store_routes,
+    system_routes,
+    token_routes,
+)
 from dispatch.http.middleware import authenticate, observe, problems
 from dispatch.http.openapi import Endpoint, build_openapi
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, ROLE, SETTINGS
@@ -25,6 +32,7 @@ def endpoints() -> list[Endpoint]:
         *store_routes.ENDPOINTS,
         *order_routes.ENDPOINTS,
         *courier_routes.ENDPOINTS,
+        *ops_routes.ENDPOINTS,
     ]
 
 

@@ -21,6 +21,7 @@ from dispatch.postgres.couriers import PostgresCourierRepository
 from dispatch.postgres.database import create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
+from dispatch.postgres.ops import PostgresOpsRepository
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.services import Services
@@ -137,6 +138,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
         policy=policy,
     )
+    built.ops = PostgresOpsRepository(pool)
     for zone in await built.dispatcher.state.couriers_zones():
         metrics.ensure_zone(zone)
     app[SERVICES] = built

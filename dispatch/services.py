@@ -36,6 +36,7 @@ class Services:
     orders: Any = None
     couriers: Any = None
     dispatcher: Any = None
+    ops: Any = None
 
     def refresh_gauges(self) -> None:
         """Gauges read at scrape time (pool use)."""
