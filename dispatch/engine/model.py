@@ -70,9 +70,7 @@ class EnginePolicy:
     bundle_ready_gap_s: float = 600.0
     bundle_max_delay_s: float = 900.0
     bundle_late_delay_s: float = 600.0
-    bundle_demand_factor: float = 2.0
-    rebundle_free_delay_s: float = 60.0
-    rebundle: bool = False
+    bundle_demand_factor: float = 1.5
     courier_horizon_s: float = 1200.0
     lateness_weight: float = 5.0
     lost_order_penalty_s: float = 36000.0
@@ -88,8 +86,6 @@ class EnginePolicy:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "rebundle":
-                continue
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise EngineError(f"EnginePolicy.{f.name} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:

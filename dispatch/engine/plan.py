@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 
 from dispatch.engine.assignment import Assignment, assign_bundles
-from dispatch.engine.bundles import build_bundles, bundle_target_size, largest_bundle
+from dispatch.engine.bundles import build_bundles, bundle_target_size
 from dispatch.engine.model import (
     CourierState,
     EngineError,
@@ -64,20 +64,6 @@ def plan_round(
     assignments, leftover = assign_bundles(
         bundles, couriers, travel=travel, now=now, policy=policy
     )
-    if policy.rebundle and len(orders) > 1:
-        expected = {o.order_id: a.timing.pickup_at for a in assignments for o in a.bundle.orders}
-        bundles = build_bundles(
-            orders,
-            travel=travel,
-            now=now,
-            policy=policy,
-            target_size=largest_bundle(couriers, policy),
-            expected_pickup=expected,
-            max_added_delay_s=policy.rebundle_free_delay_s,
-        )
-        assignments, leftover = assign_bundles(
-            bundles, couriers, travel=travel, now=now, policy=policy
-        )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
     unassigned = tuple(sorted(o.order_id for b in leftover for o in b.orders))
