@@ -1,0 +1,1 @@
+"""Benchmark plumbing shared by the `flashdispatch bench …` commands."""

@@ -1,0 +1,134 @@
+"""The service under test: started in-process on 127.0.0.1 over a scratch database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from aiohttp import web
+
+from dispatch.settings import Settings
+
+BENCH_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningService:
+    """A started service: where it listens, its database, and an operator token."""
+
+    base_url: str
+    database_url: str
+    operator_token: str
+    app: web.Application
+
+
+def with_database(url: str, name: str) -> str:
+    """Swap the database name in a postgresql:// URL (keeps ``?host=…`` for Unix sockets)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def _server_url(settings: Settings) -> str:
+    from dispatch.postgres.database import resolve_database_url
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pgserver's platformdirs warning on import
+        return resolve_database_url(settings.database_url, settings.home)
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(settings: Settings) -> AsyncIterator[str]:
+    """A fresh, empty database on the configured server, dropped afterwards (user data untouched)."""
+    server = await asyncio.to_thread(_server_url, settings)
+    name = f"fd_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield with_database(server, name)
+    finally:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def database_setting(url: str, name: str) -> str:
+    """A server setting as a session of the service sees it (e.g. ``synchronous_commit``)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT current_setting($1)", name)
+    finally:
+        await conn.close()
+
+
+async def _listen(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, BENCH_HOST, 0, backlog=1024)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    settings: Settings,
+    *,
+    road_network=None,
+    run_dispatch_loop: bool = False,
+    pool_max_size: int | None = None,
+) -> AsyncIterator[RunningService]:
+    """create_app on a scratch database, served by an AppRunner on a random free port."""
+    from prometheus_client import CollectorRegistry
+
+    from dispatch.app import create_app
+
+    token = "bench-operator-" + secrets.token_urlsafe(32)
+    async with scratch_database(settings) as url:
+        service_settings = dataclasses.replace(
+            settings,
+            database_url=url,
+            operator_token=token,
+            pool_max_size=pool_max_size or settings.pool_max_size,
+        )
+        app = create_app(
+            service_settings,
+            registry=CollectorRegistry(),
+            database_url=url,
+            road_network=road_network,
+            run_dispatch_loop=run_dispatch_loop,
+        )
+        runner, base_url = await _listen(app)
+        try:
+            yield RunningService(base_url, url, token, app)
+        finally:
+            await runner.cleanup()
+
+
+async def _noop(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(status=201, body=b"{}", content_type="application/json")
+
+
+@contextlib.asynccontextmanager
+async def running_noop() -> AsyncIterator[str]:
+    """A do-nothing aiohttp handler on every path: the raw ceiling of this process."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _noop)
+    runner, base_url = await _listen(app)
+    try:
+        yield base_url
+    finally:
+        await runner.cleanup()
