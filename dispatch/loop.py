@@ -68,6 +68,7 @@ class DispatchLoop:
         self.policy = policy
         self.engine_policy = engine_policy or EnginePolicy(round_interval_s=policy.dispatch_interval_s)
         self._lock = asyncio.Lock()
+        self._gauged: set[str] = set()  # zones whose gauges this process reports
 
     async def run_forever(self) -> None:
         while True:
@@ -89,6 +90,7 @@ class DispatchLoop:
         now = self.clock.now()
         catalog = self.keeper.current
         zones = await self.lease.claim(catalog.zones() | await self._courier_zones())
+        self._zero_released(zones)
         report = RoundReport(zones=tuple(sorted(zones)))
         if not zones:
             return report
@@ -190,6 +192,16 @@ class DispatchLoop:
                 queued[row.store_id] = queued.get(row.store_id, 0) + 1
         etas = courier_eta_by_store(view.states, catalog, now=now, default_s=self.load.default_courier_eta_s)
         self.load.replace(queued, etas)
+
+    def _zero_released(self, zones) -> None:
+        """Zones no longer leased here read zero: panels take the max per zone across processes."""
+        for zone in self._gauged - set(zones):
+            for stage in STAGES:
+                self.metrics.orders_in_flight.labels(zone, stage).set(0)
+            self.metrics.orders_at_risk.labels(zone).set(0)
+            for state in COURIER_STATES:
+                self.metrics.couriers.labels(zone, state).set(0)
+        self._gauged = set(zones)
 
     def _gauges(self, zones, orders, predicted, view, now) -> None:
         t = epoch(now)
