@@ -15,6 +15,7 @@ from dispatch.catalog_keeper import CatalogKeeper
 from dispatch.errors import OrderIdReused, OutOfArea, OutOfStock
 from dispatch.metrics import Metrics
 from dispatch.order_model import OrderRequest
+from dispatch.postgres.order_batcher import OrderBatcher, Placement
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.settings import Policy
 from dispatch.sla import promise_for
@@ -35,8 +36,11 @@ class Intake:
         metrics: Metrics,
         policy: Policy,
         tz: ZoneInfo,
+        batcher: OrderBatcher | None = None,
     ) -> None:
         self.orders = orders
+        # placements are group-committed; the app factory should pass its own batcher
+        self.batcher = batcher or OrderBatcher(orders._pool, repository=orders)
         self.keeper = keeper
         self.stock_view = stock_view
         self.load = load
@@ -74,21 +78,32 @@ class Intake:
             del self._in_flight[request.order_id]
 
     async def _place(self, request: OrderRequest, now: datetime) -> tuple[int, dict]:
-        known = await self.orders.find_answer(request.order_id)
-        if known is not None:
-            return self._answer_existing(request, known.digest, known.response)
+        """Choose and reserve; a known order id is answered by the placement itself (``exists``),
+        or, on every refusal path, by a lookup first (an order placed earlier is never refused)."""
+        try:
+            return await self._choose_and_reserve(request, now)
+        except (OutOfArea, OutOfStock) as refusal:
+            known = await self.orders.find_answer(request.order_id)
+            if known is not None:
+                return self._answer_existing(request, known.digest, known.response)
+            if isinstance(refusal, OutOfStock):
+                self.metrics.order_rejections.labels("out_of_stock").inc()
+                self.metrics.reservation_failures.labels("out_of_stock").inc()
+            else:
+                self.metrics.order_rejections.labels("out_of_area").inc()
+            raise
+
+    async def _choose_and_reserve(self, request: OrderRequest, now: datetime) -> tuple[int, dict]:
         catalog = self.keeper.current
         try:
             snap = self.keeper.network.snap(
                 request.drop_lat, request.drop_lon, max_distance_m=self.policy.max_snap_m
             )
         except OffNetwork:
-            self.metrics.order_rejections.labels("out_of_area").inc()
             raise OutOfArea(
                 f"the drop-off is more than {self.policy.max_snap_m:.0f} m from the road network"
             ) from None
         if catalog.tables is None:
-            self.metrics.order_rejections.labels("out_of_area").inc()
             raise OutOfArea("no store is registered yet")
         placed_at = request.placed_at or now
         lines = request.line_map
@@ -104,7 +119,6 @@ class Intake:
             limit=8,
         )
         if choice.nearest_in_range is None:
-            self.metrics.order_rejections.labels("out_of_area").inc()
             raise OutOfArea("no open store reaches this address within its delivery radius")
         for candidate in choice.candidates:
             answer = await self._try_store(request, candidate, snap.node, placed_at, now)
@@ -113,8 +127,6 @@ class Intake:
         store_id = catalog.stores[choice.nearest_in_range].store_id
         available = await self.orders.availability(store_id, list(lines))
         self.stock_view.set_many(store_id, available)
-        self.metrics.order_rejections.labels("out_of_stock").inc()
-        self.metrics.reservation_failures.labels("out_of_stock").inc()
         raise OutOfStock(
             "no store in range can fill every line",
             store_id=store_id,
@@ -144,20 +156,22 @@ class Intake:
             "promised_by": promised_by.isoformat(),
             "predicted_delivery_at": predicted.isoformat(),
         }
-        result = await self.orders.place(
-            order_id=request.order_id,
-            digest=request.digest,
-            store_id=candidate.store_id,
-            zone=store.zone,
-            lines=request.lines,
-            drop_lat=request.drop_lat,
-            drop_lon=request.drop_lon,
-            drop_node=node,
-            placed_at=placed_at,
-            promised_by=promised_by,
-            predicted_delivery_at=predicted,
-            ready_at=ready_at,
-            response=response,
+        result = await self.batcher.place(
+            Placement(
+                order_id=request.order_id,
+                digest=request.digest,
+                store_id=candidate.store_id,
+                zone=store.zone,
+                lines=request.lines,
+                drop_lat=request.drop_lat,
+                drop_lon=request.drop_lon,
+                drop_node=node,
+                placed_at=placed_at,
+                promised_by=promised_by,
+                predicted_delivery_at=predicted,
+                ready_at=ready_at,
+                response=response,
+            )
         )
         if result.kind == "placed":
             for sku, qty in request.lines:

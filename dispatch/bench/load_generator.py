@@ -178,7 +178,7 @@ async def _drive(base_url, workload, first, count, slots, seconds, warmup_s) -> 
                 ) as response:
                     body = await response.read()
                     status = response.status
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 status, body = 599, f"{type(exc).__name__}: {exc}".encode()
             done = time.perf_counter()
             slot.answered(request, status, body)

@@ -73,6 +73,15 @@ async def database_setting(url: str, name: str) -> str:
         await conn.close()
 
 
+async def _set_database(url: str, name: str, value: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        database = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f'ALTER DATABASE "{database}" SET {name} = {value}')
+    finally:
+        await conn.close()
+
+
 async def _listen(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -89,6 +98,7 @@ async def running_service(
     road_network=None,
     run_dispatch_loop: bool = False,
     pool_max_size: int | None = None,
+    synchronous_commit: str = "on",
 ) -> AsyncIterator[RunningService]:
     """create_app on a scratch database, served by an AppRunner on a random free port."""
     from prometheus_client import CollectorRegistry
@@ -97,6 +107,8 @@ async def running_service(
 
     token = "bench-operator-" + secrets.token_urlsafe(32)
     async with scratch_database(settings) as url:
+        if synchronous_commit != "on":
+            await _set_database(url, "synchronous_commit", synchronous_commit)
         service_settings = dataclasses.replace(
             settings,
             database_url=url,
@@ -132,3 +144,26 @@ async def running_noop() -> AsyncIterator[str]:
         yield base_url
     finally:
         await runner.cleanup()
+
+
+async def backend_cpu_s(url: str) -> float:
+    """CPU seconds used so far by the server processes of this database's sessions (Linux /proc)."""
+    import os as _os
+
+    conn = await asyncpg.connect(url)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    ticks = _os.sysconf("SC_CLK_TCK")
+    total = 0
+    for row in pids:
+        try:
+            with open(f"/proc/{row['pid']}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not on Linux, or the backend is gone
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks

@@ -119,7 +119,8 @@ class _MixedSlot:
             return self._position()
         if kind == "order_reads" and self.orders.placed:
             order_id = self.orders.placed[self.rng.randrange(len(self.orders.placed))]
-            return Request("order_reads", "GET", f"/v1/orders/{order_id}", self.reader, None, frozenset({200}))
+            path = f"/v1/orders/{order_id}"
+            return Request("order_reads", "GET", path, self.reader, None, frozenset({200}))
         return self.orders.next_request()
 
     def _delta(self) -> Request:

@@ -28,6 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="auto: wrk if installed, else an aiohttp client process")
     parser.add_argument("--client-processes", type=int, default=1,
                         help="processes of the python load generator")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="database pool of the service (default FLASHDISPATCH_DB_POOL_SIZE or 10)")
+    parser.add_argument("--synchronous-commit", choices=("on", "off"), default="on",
+                        help="for diagnosis only: off shows what WAL flushes cost")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="cProfile the service process while orders are measured (pstats file)")
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -45,17 +51,32 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0 if summary["errors"] == 0 else 1
 
 
+def _children_cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def measure(args: argparse.Namespace, settings) -> dict:
     """The benchmark's core: returns the summary (also prints the table)."""
     import asyncio
+    import cProfile
     import secrets
+    import time
 
     import aiohttp
 
     from dispatch.bench.city import create_token, plan_city, seed_stores
     from dispatch.bench.report import print_table, rounded, say
-    from dispatch.bench.server import database_setting, running_noop, running_service
+    from dispatch.bench.server import (
+        backend_cpu_s,
+        database_setting,
+        running_noop,
+        running_service,
+    )
     from dispatch.bench.wrk import wrk_path
+    from dispatch.keys import SERVICES
     from geo.loading import load_road_network
 
     generator = args.load_generator
@@ -71,7 +92,21 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         f" load generator: {generator}, {args.concurrency} connections")
     run_id = secrets.token_hex(4)
 
-    async def drive(base_url: str, token: str, seconds: float, tag: str) -> dict:
+    async def drive(base_url: str, token: str, seconds: float, tag: str, db_url: str | None = None) -> dict:
+        cpu0 = time.process_time()
+        client0 = _children_cpu_s()
+        db0 = await backend_cpu_s(db_url) if db_url else 0.0
+        figures = await _drive(base_url, token, seconds, tag)
+        cpu_s = time.process_time() - cpu0
+        requests = max(1, figures["requests"])
+        figures["cpu_ms_per_request"] = cpu_s * 1000 / requests
+        figures["client_cpu_ms_per_request"] = (_children_cpu_s() - client0) * 1000 / requests
+        figures["db_cpu_ms_per_request"] = (
+            (await backend_cpu_s(db_url) - db0) * 1000 / requests if db_url else float("nan")
+        )
+        return figures
+
+    async def _drive(base_url: str, token: str, seconds: float, tag: str) -> dict:
         if generator == "wrk":
             from dispatch.bench.wrk import run_wrk_orders
 
@@ -99,7 +134,10 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         noop = await drive(noop_url, "noop", min(args.seconds, 5.0), "n")
     say(f"  {noop['rps']:,.0f} requests/s")
     say("starting the service on a scratch database")
-    async with running_service(settings, road_network=network) as service:
+    async with running_service(
+        settings, road_network=network, pool_max_size=args.pool_size,
+        synchronous_commit=args.synchronous_commit,
+    ) as service:
         sync_commit = await database_setting(service.database_url, "synchronous_commit")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
             await seed_stores(session, service.base_url, service.operator_token, city, quantity=10_000_000)
@@ -107,17 +145,30 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         say("warming up")
         await drive(service.base_url, token, 1.0, "w")
         say(f"placing orders for {args.seconds:g} s")
-        orders = await drive(service.base_url, token, args.seconds, "m")
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
+        batcher = service.app[SERVICES].intake.batcher
+        batches0, batched0 = batcher.batches, batcher.orders
+        orders = await drive(service.base_url, token, args.seconds, "m", service.database_url)
+        batches = batcher.batches - batches0
+        mean_batch = (batcher.orders - batched0) / batches if batches else float("nan")
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            say(f"profile written to {args.profile}")
     ratio = orders["rps"] / noop["rps"] if noop["rps"] else float("nan")
     print_table(
         f"order intake: {args.stores} stores, {args.concurrency} connections, {generator},"
         f" synchronous_commit={sync_commit}",
-        ["target", "requests", "per second", "p50 ms", "p99 ms", "errors"],
+        ["target", "requests", "per second", "p50 ms", "p99 ms", "errors", "service CPU ms/req",
+         "PostgreSQL CPU ms/req", "client CPU ms/req"],
         [
             ["POST /v1/orders", orders["requests"], orders["rps"], orders["p50_ms"], orders["p99_ms"],
-             orders["errors"]],
+             orders["errors"], orders["cpu_ms_per_request"], orders["db_cpu_ms_per_request"],
+             orders["client_cpu_ms_per_request"]],
             ["do-nothing handler", noop["requests"], noop["rps"], noop["p50_ms"], noop["p99_ms"],
-             noop["errors"]],
+             noop["errors"], noop["cpu_ms_per_request"], None, noop["client_cpu_ms_per_request"]],
         ],
     )
     for sample in orders["samples"]:
@@ -130,9 +181,15 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         "ratio": rounded(ratio, 3),
         "errors": orders["errors"],
         "orders": orders["requests"],
+        "server_cpu_ms_per_order": rounded(orders["cpu_ms_per_request"], 3),
+        "db_cpu_ms_per_order": rounded(orders["db_cpu_ms_per_request"], 3),
+        "client_cpu_ms_per_order": rounded(orders["client_cpu_ms_per_request"], 3),
+        "noop_cpu_ms_per_request": rounded(noop["cpu_ms_per_request"], 3),
+        "mean_batch": rounded(mean_batch),
         "stores": args.stores,
         "concurrency": args.concurrency,
         "seconds": args.seconds,
         "synchronous_commit": sync_commit,
         "load_generator": generator,
+        "pool_size": args.pool_size or settings.pool_max_size,
     }

@@ -1,0 +1,63 @@
+"""The `flashdispatch bench …` commands in tiny configurations: the last line is the JSON summary.
+
+Correctness only (keys present, no errors, nothing lost); speed is for the benchmarks themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import pytest
+
+from dispatch.commands import bench_intake, bench_load, bench_stock_sync
+from dispatch.settings import Settings
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(home=ROOT / ".flashdispatch" / "test", database_url=os.environ.get("DATABASE_URL"))
+
+
+def arguments(module, *argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    module.configure(parser)
+    return parser.parse_args(argv)
+
+
+def last_line_json(capsys) -> dict:
+    lines = capsys.readouterr().out.strip().splitlines()
+    return json.loads(lines[-1])
+
+
+def test_bench_stock_sync_prints_its_figures(settings, capsys):
+    code = bench_stock_sync.run(arguments(bench_stock_sync, "--skus", "2000", "--delta", "100",
+                                          "--repeat", "1"), settings)
+    summary = last_line_json(capsys)
+    assert code == 0 and summary["errors"] == 0
+    assert {"snapshot_skus_per_s", "snapshot_s", "delta_1000_ms"} <= set(summary)
+    assert summary["snapshot_s"] > 0 and summary["delta_1000_ms"] > 0
+
+
+def test_bench_intake_prints_its_figures(settings, capsys):
+    code = bench_intake.run(arguments(bench_intake, "--stores", "5", "--seconds", "1", "--concurrency", "4",
+                                      "--load-generator", "python"), settings)
+    summary = last_line_json(capsys)
+    assert code == 0 and summary["errors"] == 0
+    assert {"orders_per_s", "p50_ms", "p99_ms", "noop_rps", "ratio", "errors", "stores",
+            "synchronous_commit"} <= set(summary)
+    assert summary["orders"] > 0 and summary["synchronous_commit"] == "on"
+
+
+def test_bench_load_prints_its_figures_and_loses_nothing(settings, capsys):
+    code = bench_load.run(arguments(bench_load, "--seconds", "2", "--stores", "5", "--couriers", "3",
+                                    "--concurrency", "4", "--flood-seconds", "1"), settings)
+    summary = last_line_json(capsys)
+    for name in ("orders", "stock_deltas", "positions", "order_reads"):
+        assert set(summary[name]) == {"rps", "p50_ms", "p99_ms", "errors"}
+        assert summary[name]["errors"] == 0
+    assert summary["server_errors_5xx"] == 0 and summary["lost_orders"] == 0
+    assert summary["orders_confirmed"] > 0 and summary["bad_token_slowdown"] > 0
+    assert code == 0
