@@ -65,6 +65,7 @@ class CatalogKeeper:
         pick_s = catalog.pick_s.copy()
         pick_s[i] = store.pick_minutes * 60.0
         self.current = StoreCatalog(
-            tuple(stores), catalog.nodes, catalog.tables, catalog.radius_s, pick_s, catalog.index
+            tuple(stores), catalog.nodes, catalog.tables, catalog.radius_s, pick_s, catalog.index,
+            catalog.store_ids,
         )
         return True

@@ -36,11 +36,10 @@ class Intake:
         metrics: Metrics,
         policy: Policy,
         tz: ZoneInfo,
-        batcher: OrderBatcher | None = None,
+        batcher: OrderBatcher,
     ) -> None:
         self.orders = orders
-        # placements are group-committed; the app factory should pass its own batcher
-        self.batcher = batcher or OrderBatcher(orders._pool, repository=orders)
+        self.batcher = batcher  # placements are group-committed (see OrderBatcher)
         self.keeper = keeper
         self.stock_view = stock_view
         self.load = load
@@ -107,23 +106,28 @@ class Intake:
             raise OutOfArea("no store is registered yet")
         placed_at = request.placed_at or now
         lines = request.line_map
-        choice = choose_store(
-            node=snap.node,
-            lines=lines,
-            tables=catalog.tables,
-            store_ids=catalog.store_ids,
-            radius_s=catalog.radius_s,
-            ready_in_s=self.load.ready_in_s(catalog),
-            is_open=self.load.open_mask(catalog, now, self.tz),
-            stock=self.stock_view,
-            limit=8,
-        )
-        if choice.nearest_in_range is None:
-            raise OutOfArea("no open store reaches this address within its delivery radius")
-        for candidate in choice.candidates:
-            answer = await self._try_store(request, candidate, snap.node, placed_at, now)
-            if answer is not None:
-                return answer
+        for attempt in (1, 2):
+            choice = choose_store(
+                node=snap.node,
+                lines=lines,
+                tables=catalog.tables,
+                store_ids=catalog.store_ids,
+                radius_s=catalog.radius_s,
+                ready_in_s=self.load.ready_in_s(catalog),
+                is_open=self.load.open_mask(catalog, now, self.tz),
+                stock=self.stock_view,
+                limit=8,
+            )
+            if choice.nearest_in_range is None:
+                raise OutOfArea("no open store reaches this address within its delivery radius")
+            for candidate in choice.candidates:
+                answer = await self._try_store(request, candidate, snap.node, placed_at, now)
+                if answer is not None:
+                    return answer
+            # Before refusing, ask the database: another process may have synced stock that
+            # this process's view has not seen. Retry once if anything in range got more.
+            if attempt == 1 and not await self._refresh_view(catalog, snap.node, lines, now):
+                break
         store_id = catalog.stores[choice.nearest_in_range].store_id
         available = await self.orders.availability(store_id, list(lines))
         self.stock_view.set_many(store_id, available)
@@ -137,6 +141,24 @@ class Intake:
             ]
             or [{"sku": sku, "requested": qty, "available": available[sku]} for sku, qty in request.lines],
         )
+
+    async def _refresh_view(self, catalog, node: int, lines: dict[str, int], now: datetime) -> bool:
+        """Reload the availability of the order's SKUs at every open store in range."""
+        stores, travel = catalog.tables.stores_in_reach(node)
+        usable = (travel <= catalog.radius_s.take(stores)) & self.load.open_mask(catalog, now, self.tz).take(
+            stores
+        )
+        store_ids = [catalog.store_ids[int(i)] for i in stores[usable]]
+        if not store_ids:
+            return False
+        fresh = await self.orders.availability_many(store_ids, list(lines))
+        grew = False
+        for store_id, levels in fresh.items():
+            for sku, available in levels.items():
+                if available > self.stock_view.available(store_id, sku):
+                    grew = True
+            self.stock_view.set_many(store_id, levels)
+        return grew
 
     async def _try_store(
         self, request: OrderRequest, candidate: Candidate, node: int, placed_at: datetime, now: datetime

@@ -22,6 +22,7 @@ from dispatch.postgres.database import create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.services import Services
@@ -111,6 +112,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
         policy=policy,
         tz=settings.tz,
+        batcher=OrderBatcher(pool, repository=orders),
     )
     built.order_flow = OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics)
 
@@ -137,6 +139,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         metrics=metrics,
         policy=policy,
+        load_stores=store_repo.list_stores,
     )
     built.ops = PostgresOpsRepository(pool)
     for zone in await built.dispatcher.state.couriers_zones():

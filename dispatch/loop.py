@@ -57,7 +57,10 @@ class DispatchLoop:
         metrics: Metrics,
         policy: Policy,
         engine_policy: EnginePolicy | None = None,
+        load_stores=None,
     ) -> None:
+        self._load_stores = load_stores  # reload the catalog when another process changed stores
+        self._stores_seen: tuple[int, object] | None = None
         self.state = state
         self.couriers = couriers
         self.keeper = keeper
@@ -88,7 +91,7 @@ class DispatchLoop:
     async def _tick(self) -> RoundReport:
         started = time.perf_counter()
         now = self.clock.now()
-        catalog = self.keeper.current
+        catalog = await self._current_catalog()
         zones = await self.lease.claim(catalog.zones() | await self._courier_zones())
         self._zero_released(zones)
         report = RoundReport(zones=tuple(sorted(zones)))
@@ -135,6 +138,14 @@ class DispatchLoop:
             self.metrics.rounds.labels(zone).inc()
             self.metrics.last_round.labels(zone).set(time.time())
         return report
+
+    async def _current_catalog(self):
+        if self._load_stores is not None:
+            seen = await self.state.stores_signature()
+            if seen != self._stores_seen:
+                await self.keeper.rebuild(self._load_stores)
+                self._stores_seen = seen
+        return self.keeper.current
 
     async def _courier_zones(self) -> set[str]:
         return set(await self.state.couriers_zones())

@@ -27,10 +27,7 @@ class StoreCatalog:
     radius_s: np.ndarray
     pick_s: np.ndarray
     index: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def store_ids(self) -> tuple[str, ...]:
-        return tuple(s.store_id for s in self.stores)
+    store_ids: tuple[str, ...] = ()  # by position, kept so the hot path never rebuilds it
 
     def position(self, store_id: str) -> int | None:
         return self.index.get(store_id)
@@ -44,7 +41,7 @@ class StoreCatalog:
 
 
 def empty_catalog() -> StoreCatalog:
-    return StoreCatalog((), np.zeros(0, dtype=np.int64), None, np.zeros(0), np.zeros(0), {})
+    return StoreCatalog((), np.zeros(0, dtype=np.int64), None, np.zeros(0), np.zeros(0), {}, ())
 
 
 def build_catalog(
@@ -80,4 +77,5 @@ def build_catalog(
         radius_s=np.asarray([s.radius_minutes * 60.0 for s in placed], dtype=np.float64),
         pick_s=np.asarray([s.pick_minutes * 60.0 for s in placed], dtype=np.float64),
         index={s.store_id: i for i, s in enumerate(placed)},
+        store_ids=tuple(s.store_id for s in placed),
     )

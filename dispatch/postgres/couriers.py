@@ -10,6 +10,7 @@ import asyncpg
 
 from dispatch.courier_model import ActiveRoute, Courier
 from dispatch.errors import InvalidTransition, NotFound
+from dispatch.postgres.route_closing import close_route_if_empty
 from dispatch.sla import outcome_when_delivered
 
 _COURIER_COLUMNS = (
@@ -171,26 +172,7 @@ class PostgresCourierRepository:
         route_id = await conn.fetchval(
             "SELECT route_id FROM routes WHERE courier_id = $1 AND status = 'active'", courier_id
         )
-        if route_id is None:
-            return False
-        still = await conn.fetchval(
-            "SELECT count(*) FROM orders WHERE route_id = $1 AND status IN ('assigned', 'picked_up')",
-            route_id,
-        )
-        if still:
-            return False
-        await conn.execute(
-            "UPDATE routes SET status = $2, closed_at = $3 WHERE route_id = $1",
-            route_id,
-            "abandoned" if abandoned else "done",
-            now,
-        )
-        await conn.execute(
-            "UPDATE couriers SET route_id = NULL WHERE courier_id = $1 AND route_id = $2",
-            courier_id,
-            route_id,
-        )
-        return True
+        return await close_route_if_empty(conn, route_id, now, abandoned=abandoned)
 
     async def release_silent(self, courier_ids: Sequence[str], *, now: datetime) -> list[str]:
         released: list[str] = []

@@ -24,6 +24,11 @@ class PostgresDispatchState:
         )
         return [OpenOrderRow(**dict(r)) for r in rows]
 
+    async def stores_signature(self) -> tuple[int, object]:
+        """Changes whenever a store is registered or updated, by any process."""
+        row = await self._pool.fetchrow("SELECT count(*) AS n, max(updated_at) AS at FROM stores")
+        return row["n"], row["at"]
+
     async def couriers_zones(self) -> list[str]:
         return [r["zone"] for r in await self._pool.fetch("SELECT DISTINCT zone FROM couriers")]
 

@@ -11,6 +11,7 @@ import asyncpg
 from dispatch.errors import InvalidTransition, NotCancellable, NotFound
 from dispatch.order_lifecycle import HOLDS_RESERVATION, OrderStatus, check_transition
 from dispatch.order_model import Order, OrderEvent, PlaceResult
+from dispatch.postgres.route_closing import close_route_if_empty
 from dispatch.sla import Outcome, outcome_when_closed
 
 RESERVATION_LOST = "FD409"
@@ -111,6 +112,21 @@ class PostgresOrderRepository:
         found = {r["sku"]: r["available"] for r in rows}
         return {sku: found.get(sku, 0) for sku in skus}
 
+    async def availability_many(
+        self, store_ids: Sequence[str], skus: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """Available units of ``skus`` at each of ``store_ids`` (0 where a store lacks one)."""
+        rows = await self._pool.fetch(
+            "SELECT store_id, sku, greatest(on_hand - reserved, 0) AS available FROM stock"
+            " WHERE store_id = ANY($1::text[]) AND sku = ANY($2::text[])",
+            list(store_ids),
+            list(skus),
+        )
+        out = {store_id: dict.fromkeys(skus, 0) for store_id in store_ids}
+        for r in rows:
+            out[r["store_id"]][r["sku"]] = r["available"]
+        return out
+
     async def get(self, order_id: str) -> Order:
         async with self._pool.acquire() as conn:
             return await self._get(conn, order_id)
@@ -148,9 +164,7 @@ class PostgresOrderRepository:
             if status is OrderStatus.CANCELLED:
                 return await self._get(conn, order_id), None, False
             if status not in HOLDS_RESERVATION and status is not OrderStatus.PLACED:
-                raise NotCancellable(
-                    f"order {order_id!r} is {status.value} and can no longer be cancelled"
-                )
+                raise NotCancellable(f"order {order_id!r} is {status.value} and can no longer be cancelled")
             check_transition(order_id, status, OrderStatus.CANCELLED)
             await self._release(conn, order_id)
             outcome = None
@@ -166,6 +180,8 @@ class PostgresOrderRepository:
                 outcome,
             )
             await self._event(conn, order_id, "cancelled", now)
+            # a cancelled order leaves its courier's route; an emptied route frees the courier
+            await close_route_if_empty(conn, row["route_id"], now, abandoned=True)
             return await self._get(conn, order_id), outcome, True
 
     @staticmethod
@@ -223,9 +239,7 @@ class PostgresOrderRepository:
             if row["packed_at"] is None:
                 if status not in HOLDS_RESERVATION:
                     raise InvalidTransition(f"order {order_id!r} is {status.value}; there is nothing to pack")
-                await conn.execute(
-                    "UPDATE orders SET packed_at = $2 WHERE order_id = $1", order_id, now
-                )
+                await conn.execute("UPDATE orders SET packed_at = $2 WHERE order_id = $1", order_id, now)
                 await self._event(conn, order_id, "packed", now)
             return await self._get(conn, order_id)
 

@@ -23,9 +23,12 @@ async def add_courier(client, network, courier_id, node, *, capacity=3):
     return token
 
 
-async def tick_until_assigned(client, clock, order_ids, *, rounds=40):
+async def tick_until_assigned(client, clock, order_ids, *, rounds=40, alive=()):
+    """Tick (30 s apart) until every order has left ``reserved``; ``alive`` couriers keep reporting."""
     loop = client.app[SERVICES].dispatcher
     for _ in range(rounds):
+        for courier_id, token, position in alive:
+            await client.post(f"/v1/couriers/{courier_id}/positions", json={"positions": [position]}, headers=token)
         await loop.tick()
         got = [await (await client.get(f"/v1/orders/{o}", headers=OPERATOR)).json() for o in order_ids]
         if all(g["status"] != "reserved" for g in got):
@@ -157,3 +160,18 @@ async def test_courier_bad_input_is_422_and_writes_nothing(client, db, road_netw
     assert await db.fetchval("SELECT count(*) FROM courier_positions") == before
     ok = await client.post("/v1/couriers/c1/positions", json={"positions": [point(road_network, 3)]}, headers=token)
     assert ok.status == 202
+
+
+async def test_cancelling_the_only_order_of_a_route_frees_the_courier(client, db, road_network, layout, system, clock):  # noqa: F811
+    await add_store(client, road_network, "s1", layout["near"], {"milk": 10})
+    token = await add_courier(client, road_network, "c1", layout["near"])
+    await client.post("/v1/orders", json=order("o1", road_network, layout["drop"], milk=1), headers=system)
+    await tick_until_assigned(client, clock, ["o1"])
+    assert await db.fetchval("SELECT route_id FROM couriers") is not None
+    assert (await client.post("/v1/orders/o1/cancel", headers=system)).status == 200
+    assert await db.fetchval("SELECT route_id FROM couriers") is None
+    assert await db.fetchval("SELECT status FROM routes") == "abandoned"
+    assert (await (await client.get("/v1/couriers/c1/tasks", headers=token)).json())["stops"] == []
+    await client.post("/v1/orders", json=order("o2", road_network, layout["drop"], milk=1), headers=system)
+    got = await tick_until_assigned(client, clock, ["o2"], alive=[("c1", token, point(road_network, layout["near"]))])
+    assert got[0]["courier_id"] == "c1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from dispatch.app import create_app
@@ -101,9 +100,6 @@ async def _every_zone(zones):
     return set(zones)
 
 
-@pytest.mark.xfail(strict=True, reason="service bug: a process's store catalog is built at its start and on"
-                   " registrations it serves itself; a dispatcher never learns stores registered through"
-                   " another process, so it neither dispatches nor sweeps their orders")
 async def test_dispatcher_started_before_a_store_registered_elsewhere_sweeps_its_orders(aiohttp_client, db, database_url, road_network, settings, layout):  # noqa: F811
     env = {"settings": settings, "database_url": database_url, "road_network": road_network}
     clock = VirtualClock(T0)

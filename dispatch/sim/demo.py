@@ -1,0 +1,118 @@
+"""The demo, end to end: a fresh database, the real service on a virtual clock, the simulated city,
+the SLA report and its charts."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from dispatch.app import create_app
+from dispatch.clock import VirtualClock
+from dispatch.keys import SERVICES
+from dispatch.postgres.database import resolve_database_url
+from dispatch.sim.city import DemoConfig, build_city, start_time
+from dispatch.sim.demo_report import format_report, summarize, write_report
+from dispatch.sim.demo_runner import DemoRunner
+
+DEMO_DATABASE = "flashdispatch_demo"
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create the demo's own database, so every run starts from nothing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out: dict | None = None) -> int:
+    """Play the day; returns the exit code (0 ok, 1 an order unaccounted for, 3 SLO missed)."""
+    import asyncio
+    import dataclasses
+
+    from geo.loading import load_road_network
+
+    wall = time.perf_counter()
+    config = DemoConfig(stores=args.stores, couriers=args.couriers, minutes=args.minutes, seed=args.seed)
+    say(f"road network: {settings.road_network}")
+    network = await asyncio.to_thread(
+        load_road_network, settings.road_network, cache_dir=settings.home / "cache", progress=say
+    )
+    say(f"road network ready: {network.node_count:,} nodes")
+    server = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
+    database_url = await fresh_database(server, database)
+    where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
+    say(f"database: fresh '{database}' on {where}")
+    city = build_city(network, config)
+    say(f"city: {len(city.shops)} shops, {len(city.couriers)} couriers, {len(city.orders)} orders planned")
+    operator_secret = "demo-" + secrets.token_urlsafe(24)
+    settings = dataclasses.replace(
+        settings,
+        operator_token=operator_secret,
+        policy=dataclasses.replace(settings.policy, dispatch_interval_s=config.tick_s),
+    )
+    clock = VirtualClock(start_time(config))
+    app = create_app(
+        settings,
+        clock=clock,
+        registry=CollectorRegistry(),
+        database_url=database_url,
+        road_network=network,
+        run_dispatch_loop=False,
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    base = f"http://127.0.0.1:{port}"
+    say(f"service: {base}   metrics: {base}/metrics   (virtual clock, dispatch in lockstep)")
+    try:
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            demo = DemoRunner(
+                city=city,
+                session=session,
+                base_url=base,
+                operator={"Authorization": f"Bearer {operator_secret}"},
+                clock=clock,
+                dispatch_round=app[SERVICES].dispatcher.tick,
+                speed=args.speed,
+                progress=say,
+            )
+            result = await demo.run(network)
+    finally:
+        await runner.cleanup()
+    figures = summarize(result)
+    figures["total_wall_seconds"] = round(time.perf_counter() - wall, 1)
+    if figures_out is not None:
+        figures_out.update(figures)
+    report = format_report(figures)
+    print(report)
+    out = Path(args.out)
+    files = write_report(result, figures, out, network=network, city=city)
+    print(f"report and charts: {', '.join(str(f) for f in files)}")
+    if not figures["all_accounted"]:
+        print("FAILED: some order is neither delivered, cancelled nor failed", file=sys.stderr)
+        return 1
+    if figures["on_time_share"] is None or figures["on_time_share"] < 0.95:
+        print("SLO MISSED: fewer than 95% of orders were on time", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,208 @@
+"""The demo's SLA report: figures printed and written, and the charts people look at (PNG)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from dispatch.sim.demo_runner import DemoResult
+
+SLA_S = 1800.0
+
+
+def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
+    """Figures of the day, from the simulator's own records and the service's summary."""
+    records = list(result.records.values())
+    placed = [r for r in records if r.status == 201]
+    delivered = [r for r in placed if r.delivered_s is not None]
+    ctd = np.array([r.delivered_s - r.placed_s for r in delivered]) / 60.0
+    outcomes: Counter[str] = Counter()
+    backlog_by_status: Counter[str] = Counter()
+    for zone in result.summary.get("zones", {}).values():
+        outcomes.update(zone.get("outcomes", {}))
+        backlog_by_status.update(
+            {k: v for k, v in zone.get("orders", {}).items() if k in ("reserved", "assigned", "picked_up")}
+        )
+    resolved = outcomes["on_time"] + outcomes["late"] + outcomes["failed"]
+    shift_h = sum(max(0.0, result.end_s - c.plan.shift_start_s) for c in result.couriers.values()) / 3600.0
+    busy_h = sum(c.busy_s for c in result.couriers.values()) / 3600.0
+    per_store = Counter(r.store_id for r in placed)
+
+    def pct(q: float) -> float | None:
+        return round(float(np.percentile(ctd, q)), 1) if len(ctd) else None
+
+    accounted = outcomes["on_time"] + outcomes["late"] + outcomes["cancelled"] + outcomes["failed"]
+    return {
+        "orders_requested": len(records),
+        "orders_placed": len(placed),
+        "refused_out_of_stock": sum(1 for r in records if r.status == 409),
+        "refused_out_of_area": sum(1 for r in records if r.status == 422),
+        "delivered": len(delivered),
+        "cancelled": outcomes["cancelled"],
+        "on_time": outcomes["on_time"],
+        "late": outcomes["late"],
+        "failed": outcomes["failed"],
+        "failure_reasons": result.summary.get("failure_reasons", {}),
+        "on_time_share": round(outcomes["on_time"] / resolved, 4) if resolved else None,
+        "delivery_min_p50": pct(50),
+        "delivery_min_p90": pct(90),
+        "delivery_min_p99": pct(99),
+        "delivery_min_mean": round(float(ctd.mean()), 1) if len(ctd) else None,
+        "open_after_drain": sum(backlog_by_status.values()),
+        "all_accounted": accounted == len(placed) and sum(backlog_by_status.values()) == 0,
+        "courier_utilization": round(busy_h / shift_h, 3) if shift_h else None,
+        "orders_per_courier_hour": round(len(delivered) / shift_h, 2) if shift_h else None,
+        "rejected_tasks": result.rejected_tasks,
+        "stock_syncs": result.stock_syncs,
+        "stores_used": len(per_store),
+        "store_share_top5": [(s, n) for s, n in per_store.most_common(5)],
+        "store_orders_min_max": [min(per_store.values()), max(per_store.values())] if per_store else None,
+        "simulated_minutes": round(result.end_s / 60.0, 1),
+        "wall_seconds": round(result.wall_s, 1),
+        "http_requests": result.requests,
+    }
+
+
+def format_report(figures: dict) -> str:
+    lines = [
+        "FlashDispatch demo — SLA report",
+        "=" * 48,
+        f"orders requested        {figures['orders_requested']:>8}",
+        f"orders placed (201)     {figures['orders_placed']:>8}",
+        f"  refused: out of stock {figures['refused_out_of_stock']:>8}",
+        f"  refused: out of area  {figures['refused_out_of_area']:>8}",
+        f"delivered               {figures['delivered']:>8}",
+        f"on time / late          {figures['on_time']:>5} / {figures['late']}",
+        f"cancelled / failed      {figures['cancelled']:>5} / {figures['failed']}",
+        f"on-time share (SLI)     {_pct(figures['on_time_share']):>8}   (SLO 95%)",
+        f"delivery p50/p90/p99    {figures['delivery_min_p50']} / {figures['delivery_min_p90']} / "
+        f"{figures['delivery_min_p99']} min",
+        f"courier utilization     {_pct(figures['courier_utilization']):>8}",
+        f"orders / courier-hour   {figures['orders_per_courier_hour']:>8}",
+        f"tasks rejected          {figures['rejected_tasks']:>8}",
+        f"stock syncs             {figures['stock_syncs']:>8}",
+        f"stores used             {figures['stores_used']:>8}   orders per store min/max "
+        f"{figures['store_orders_min_max']}",
+        f"every order accounted   {'yes' if figures['all_accounted'] else 'NO'}"
+        f"   (open after drain: {figures['open_after_drain']})",
+        f"simulated {figures['simulated_minutes']} min in {figures['wall_seconds']} s wall, "
+        f"{figures['http_requests']} HTTP requests",
+    ]
+    if figures["failure_reasons"]:
+        lines.append(
+            "failure reasons: " + ", ".join(f"{k}: {v}" for k, v in figures["failure_reasons"].items())
+        )
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def write_report(result: DemoResult, figures: dict, out: Path, *, network, city) -> list[Path]:
+    """Write report.txt, report.json and the four charts; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    (out / "report.txt").write_text(format_report(figures) + "\n", encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    written += [out / "report.txt", out / "report.json"]
+    placed = [r for r in result.records.values() if r.status == 201]
+    delivered = [r for r in placed if r.delivered_s is not None]
+    ctd = np.array([r.delivered_s - r.placed_s for r in delivered]) / 60.0
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.hist(ctd, bins=np.arange(0, max(60, (ctd.max() if len(ctd) else 0) + 2), 2), color="#4477aa")
+    ax.axvline(30, color="#cc3311", linewidth=2, label="30-minute promise")
+    ax.set_xlabel("click-to-door (minutes)")
+    ax.set_ylabel("orders")
+    ax.set_title("Delivery time distribution")
+    ax.legend()
+    written.append(_save(fig, out / "delivery_times.png"))
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    bucket = 15 * 60
+    end = max((r.placed_s for r in placed), default=0)
+    edges = np.arange(0, end + bucket, bucket)
+    shares, counts = [], []
+    for lo in edges:
+        batch = [r for r in delivered if lo <= r.placed_s < lo + bucket]
+        counts.append(len(batch))
+        shares.append(
+            sum(1 for r in batch if r.delivered_s - r.placed_s <= SLA_S) / len(batch) if batch else np.nan
+        )
+    hours = [(city.config.peak_start_min * 0 + e / 3600.0) for e in edges]
+    ax.plot(hours, np.array(shares) * 100, marker="o", color="#228833", label="on time (%)")
+    ax.axhline(95, color="#cc3311", linestyle="--", label="SLO 95%")
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("hours since 10:00")
+    ax.set_ylabel("on-time share of orders placed (%)")
+    twin = ax.twinx()
+    twin.bar(hours, counts, width=0.2, alpha=0.25, color="#4477aa", label="orders delivered")
+    twin.set_ylabel("orders per 15 min")
+    ax.set_title("On-time share over the simulated day")
+    ax.legend(loc="lower left")
+    written.append(_save(fig, out / "on_time_share.png"))
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    t = [s.t_s / 3600.0 for s in result.samples]
+    ax.plot(t, [s.open_orders for s in result.samples], label="open orders", color="#4477aa")
+    ax.plot(t, [s.busy_couriers for s in result.samples], label="busy couriers", color="#ee7733")
+    ax.plot(t, [s.on_shift for s in result.samples], label="couriers on shift", color="#bbbbbb")
+    ax.set_xlabel("hours since 10:00")
+    ax.set_title("Backlog and couriers over time")
+    ax.legend()
+    written.append(_save(fig, out / "backlog.png"))
+
+    fig, ax = plt.subplots(figsize=(8, 8))
+    for u, v in network.graph.edges():
+        ax.plot(
+            [network.lon[u], network.lon[v]], [network.lat[u], network.lat[v]], color="#dddddd", linewidth=0.5
+        )
+    on_time = [r for r in delivered if r.delivered_s - r.placed_s <= SLA_S]
+    late = [r for r in delivered if r.delivered_s - r.placed_s > SLA_S]
+    ax.scatter(
+        [r.plan.lon for r in on_time],
+        [r.plan.lat for r in on_time],
+        s=3,
+        color="#4477aa",
+        label=f"delivered on time ({len(on_time)})",
+    )
+    ax.scatter(
+        [r.plan.lon for r in late],
+        [r.plan.lat for r in late],
+        s=8,
+        color="#ee7733",
+        label=f"delivered late ({len(late)})",
+    )
+    ax.scatter(
+        [s.lon for s in city.shops],
+        [s.lat for s in city.shops],
+        s=40,
+        marker="s",
+        color="#cc3311",
+        label="shops",
+    )
+    ax.set_aspect(1 / np.cos(np.radians(float(np.mean(network.lat)))))
+    ax.set_title("Shops and delivered orders — map data © OpenStreetMap contributors (ODbL)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    written.append(_save(fig, out / "map.png"))
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path

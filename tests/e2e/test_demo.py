@@ -1,0 +1,74 @@
+"""The demo end to end on a small city: every order accounted for, everything through the API,
+the report and charts written, and the same seed playing the same day."""
+
+from __future__ import annotations
+
+import argparse
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from dispatch.settings import Settings
+from dispatch.sim.demo import run_demo
+
+VOLATILE = {"wall_seconds", "total_wall_seconds"}
+
+
+def small_city(out) -> argparse.Namespace:
+    return argparse.Namespace(stores=8, couriers=24, minutes=40, speed=0.0, seed=11, out=out, port=0)
+
+
+def server_of(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+
+
+@pytest.fixture
+def demo_settings(database_url, tmp_path):
+    return Settings(home=tmp_path, database_url=server_of(database_url))
+
+
+async def test_small_demo_accounts_for_every_order_through_the_api(demo_settings, tmp_path):
+    figures: dict = {}
+    code = await run_demo(demo_settings, small_city(tmp_path / "report"), database="fd_test_demo_a", figures_out=figures)
+    assert code == 0, figures
+    assert figures["orders_placed"] > 40
+    assert figures["all_accounted"] and figures["open_after_drain"] == 0
+    assert figures["orders_placed"] == figures["on_time"] + figures["late"] + figures["cancelled"] + figures["failed"]
+    assert figures["on_time_share"] >= 0.95
+    for name in ("report.txt", "report.json", "delivery_times.png", "on_time_share.png", "backlog.png", "map.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    conn = await asyncpg.connect(urlunsplit(urlsplit(demo_settings.database_url)._replace(path="/fd_test_demo_a")))
+    try:
+        orders = await conn.fetchval("SELECT count(*) FROM orders")
+        assert orders == figures["orders_placed"]
+        # every order came through POST /v1/orders (which writes 'placed'), every pickup and
+        # delivery through the courier API, stock through the store API, moves as positions
+        assert await conn.fetchval("SELECT count(*) FROM order_events WHERE status = 'placed'") == orders
+        delivered = await conn.fetchval("SELECT count(*) FROM orders WHERE status = 'delivered'")
+        assert delivered == figures["delivered"]
+        assert await conn.fetchval("SELECT count(*) FROM order_events WHERE status = 'picked_up'") == delivered
+        assert await conn.fetchval("SELECT count(*) FROM stock_syncs WHERE kind = 'snapshot'") == 8
+        assert await conn.fetchval("SELECT count(*) FROM stock_syncs WHERE kind = 'delta'") > 0
+        assert await conn.fetchval("SELECT count(DISTINCT courier_id) FROM courier_positions") == 24
+        assert await conn.fetchval("SELECT count(*) FROM orders WHERE status IN ('reserved', 'assigned', 'picked_up')") == 0
+        assert await conn.fetchval("SELECT coalesce(sum(reserved), 0) FROM stock") == 0
+    finally:
+        await conn.close()
+        admin = await asyncpg.connect(demo_settings.database_url)
+        await admin.execute('DROP DATABASE IF EXISTS "fd_test_demo_a" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_same_seed_plays_the_same_day(demo_settings, tmp_path):
+    runs = []
+    for k in range(2):
+        figures: dict = {}
+        args = argparse.Namespace(stores=6, couriers=14, minutes=25, speed=0.0, seed=5, out=tmp_path / f"r{k}", port=0)
+        await run_demo(demo_settings, args, database="fd_test_demo_b", figures_out=figures)
+        runs.append({k: v for k, v in figures.items() if k not in VOLATILE})
+    admin = await asyncpg.connect(demo_settings.database_url)
+    await admin.execute('DROP DATABASE IF EXISTS "fd_test_demo_b" WITH (FORCE)')
+    await admin.close()
+    assert runs[0] == runs[1]
