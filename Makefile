@@ -24,7 +24,8 @@ promtool:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check dispatch geo stores tests
+	$(BIN)/ruff check dispatch geo stores tests deploy
+	$(BIN)/lint-imports --no-cache
 
 test: $(STAMP) promtool lint
 	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} $(BIN)/python -m pytest -q -p no:cacheprovider
