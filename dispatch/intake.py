@@ -116,7 +116,7 @@ class Intake:
                 ready_in_s=self.load.ready_in_s(catalog),
                 is_open=self.load.open_mask(catalog, now, self.tz),
                 stock=self.stock_view,
-                limit=8,
+                limit=4,
             )
             if choice.nearest_in_range is None:
                 raise OutOfArea("no open store reaches this address within its delivery radius")

@@ -162,7 +162,11 @@ class RoadNetwork:
             lon_f
         ) > 180:
             raise OutOfArea(f"({lat_f}, {lon_f}) is not a valid latitude/longitude")
-        distance, index = self._tree.query(self.project(np.array([lat_f]), np.array([lon_f]))[0])
+        # scalar projection (same formula as ``project``): numpy overhead dominates one point
+        lat0, lon0 = self._origin
+        x = EARTH_RADIUS_M * math.cos(math.radians(lat0)) * math.radians(lon_f - lon0)
+        y = EARTH_RADIUS_M * math.radians(lat_f - lat0)
+        distance, index = self._tree.query((x, y))
         if not distance <= max_distance_m:
             raise OutOfArea(
                 f"({lat_f:.6f}, {lon_f:.6f}) is {distance:,.0f} m from the nearest road "

@@ -63,20 +63,28 @@ _LEAD = object()  # a waiting request's future resolves to this when it must wri
 
 
 class OrderBatcher:
-    """Places orders in batches, one transaction (one WAL flush) per batch."""
+    """Places orders in batches, one transaction (one WAL flush) per batch.
+
+    Up to ``max_writers`` batches are in flight at once (each on its own pool connection), so
+    one batch's commit flush overlaps the next batch's work; stock rows and order ids are locked
+    in a fixed order inside each batch, so concurrent batches cannot deadlock.
+    """
 
     def __init__(
         self, pool: asyncpg.Pool, *, repository: PostgresOrderRepository | None = None,
-        max_batch: int = MAX_BATCH,
+        max_batch: int = MAX_BATCH, max_writers: int = 3,
     ) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be between 1 and {MAX_BATCH}")
+        if max_writers < 1:
+            raise ValueError("max_writers must be at least 1")
         self._pool = pool
         self._single = repository or PostgresOrderRepository(pool)
         self._max_batch = max_batch
+        self._max_writers = max_writers
         self._queue: list[_Waiting] = []
-        self._leading = False
-        self._next_leader: _Waiting | None = None
+        self._writers = 0  # writer slots taken (running or handed to a waiting request)
+        self._handed: set[_Waiting] = set()  # waiting requests given a slot, not yet running
         self.batches = 0  # counters, for benchmarks and tests
         self.orders = 0
 
@@ -84,7 +92,7 @@ class OrderBatcher:
         """Claim the id, reserve every line and record the order, atomically, in some batch."""
         waiting = _Waiting(placement, asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
-        if self._leading:
+        if self._writers >= self._max_writers:
             try:
                 outcome = await asyncio.shield(waiting.future)
             except asyncio.CancelledError:
@@ -92,8 +100,9 @@ class OrderBatcher:
                 raise
             if outcome is not _LEAD:
                 return outcome
-        self._leading = True
-        self._next_leader = None
+            self._handed.discard(waiting)
+        else:
+            self._writers += 1
         return await self._lead(waiting)
 
     async def _lead(self, own: _Waiting) -> PlaceResult:
@@ -101,30 +110,31 @@ class OrderBatcher:
             await asyncio.sleep(0)  # let requests read in this same loop pass join the batch
             batch = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
-            # shielded: a cancelled leader must not cancel the other orders' writes
-            await asyncio.shield(self._write(batch))
+            if batch:
+                # shielded: a cancelled leader must not cancel the other orders' writes
+                await asyncio.shield(self._write(batch))
         finally:
             if own in self._queue:  # cancelled before the batch was taken
                 self._queue.remove(own)
             self._hand_over()
-        return own.future.result()
+        return await own.future  # settled by this batch, or by another writer's
 
     def _hand_over(self) -> None:
-        """Pass the lead to the first waiting request, or stop leading when none waits."""
-        if not self._queue:
-            self._leading = False
-            self._next_leader = None
+        """Pass this writer slot to the first waiting request, or free it when none waits."""
+        nxt = next((w for w in self._queue if w not in self._handed), None)
+        if nxt is None:
+            self._writers -= 1
             return
-        nxt = self._queue[0]
         signal, nxt.future = nxt.future, asyncio.get_running_loop().create_future()
-        self._next_leader = nxt
+        self._handed.add(nxt)
         signal.set_result(_LEAD)
 
     def _abandon(self, waiting: _Waiting) -> None:
-        """A waiting request was cancelled: drop its order, and its lead if it had been given one."""
+        """A waiting request was cancelled: drop its order, and its slot if it had been given one."""
         if waiting in self._queue:
             self._queue.remove(waiting)
-        if self._next_leader is waiting:
+        if waiting in self._handed:
+            self._handed.discard(waiting)
             self._hand_over()
 
     async def _write(self, batch: list[_Waiting]) -> None:
