@@ -26,6 +26,7 @@ promtool:
 lint: $(STAMP)
 	$(BIN)/ruff check dispatch geo stores tests deploy
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: $(STAMP) promtool lint
 	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} $(BIN)/python -m pytest -q -p no:cacheprovider

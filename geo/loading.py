@@ -260,7 +260,7 @@ def _filter_osm_xml(source: Path, target: Path, *, profile: SpeedProfile) -> int
         if not _edge_allowed(tags, profile):
             continue
         keep_ways.append(way)
-        used_nodes.update(nd.get("ref") for nd in way.iter("nd"))
+        used_nodes.update(ref for nd in way.iter("nd") if (ref := nd.get("ref")) is not None)
     # a fresh root: osmnx warns about files whose generator says they came from osmnx
     out = ET.Element("osm", {"version": root.get("version", "0.6"), "generator": "flashdispatch"})
     for node in root.iter("node"):

@@ -140,6 +140,7 @@ def choose_store(
                 start = total  # `limit` found and no later store ties the last, or the rest
                 break  # are out of range / closed (their key is inf)
             skus = skus_of(store_ids[store_index])
+            depth: float
             if single is not None:
                 depth = skus.get(single[0], 0) - single[1]
             else:
@@ -152,7 +153,7 @@ def choose_store(
                             break
             if depth < 0:
                 continue
-            found.append((p, -depth, j, store_index))
+            found.append((p, -int(depth), j, store_index))
             if len(found) == limit:
                 bound = p
     if not found:
