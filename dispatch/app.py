@@ -17,7 +17,8 @@ from dispatch.http import (
 )
 from dispatch.http.middleware import authenticate, observe, problems
 from dispatch.http.openapi import Endpoint, build_openapi
-from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, ROLE, SETTINGS
+from dispatch.http.rate_limit import RateLimiter
+from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, RATE_LIMITER, ROLE, SETTINGS
 from dispatch.metrics import Metrics
 from dispatch.settings import Settings
 
@@ -57,6 +58,7 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics(registry or CollectorRegistry(auto_describe=True))
     app[ROLE] = role
+    app[RATE_LIMITER] = RateLimiter(settings.rate_limits)
     app[lifecycle.RUN_LOOP] = run_dispatch_loop
     if database_url:
         app[DATABASE_URL] = database_url

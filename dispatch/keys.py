@@ -22,3 +22,4 @@ ROLE: web.AppKey[str] = web.AppKey("role")  # all | api | dispatcher
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 PRINCIPAL: web.RequestKey[Any] = web.RequestKey("principal", object)  # dispatch.auth.Principal
+RATE_LIMITER: web.AppKey[Any] = web.AppKey("rate_limiter")  # dispatch.http.rate_limit.RateLimiter

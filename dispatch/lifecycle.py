@@ -24,7 +24,9 @@ from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
 from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.orders import PostgresOrderRepository
+from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.retention import DropoffRetention
 from dispatch.services import Services
 from dispatch.store_load import StoreLoad
 from dispatch.store_service import StoreService
@@ -140,6 +142,11 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         metrics=metrics,
         policy=policy,
         load_stores=store_repo.list_stores,
+        retention=DropoffRetention(
+            PostgresRetentionRepository(pool),
+            retention_days=policy.dropoff_retention_days,
+            interval_s=policy.retention_interval_s,
+        ),
     )
     built.ops = PostgresOpsRepository(pool)
     for zone in await built.dispatcher.state.couriers_zones():

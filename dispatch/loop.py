@@ -13,6 +13,7 @@ from dispatch.engine.model import EnginePolicy, RoundPlan
 from dispatch.engine.plan import plan_round
 from dispatch.metrics import COURIER_STATES, STAGES, Metrics
 from dispatch.postgres.couriers import PostgresCourierRepository
+from dispatch.postgres.database import CONNECTION_ERRORS
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.round_inputs import (
     courier_eta_by_store,
@@ -41,6 +42,7 @@ class RoundReport:
     failed: int = 0
     released: list[str] = field(default_factory=list)
     unassigned: tuple[str, ...] = ()
+    erased_dropoffs: int | None = None  # retention purge this round (None: not due)
     duration_s: float = 0.0
 
 
@@ -58,7 +60,9 @@ class DispatchLoop:
         policy: Policy,
         engine_policy: EnginePolicy | None = None,
         load_stores=None,
+        retention=None,
     ) -> None:
+        self.retention = retention  # dispatch.retention.DropoffRetention, or None
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state
@@ -79,6 +83,8 @@ class DispatchLoop:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
+            except CONNECTION_ERRORS as exc:  # the database is away: the next round tries again
+                log.warning("dispatch round skipped, database unavailable: %s: %s", type(exc).__name__, exc)
             except Exception:  # a failed round is logged and the next one tries again
                 log.exception("dispatch round failed")
             await asyncio.sleep(self.policy.dispatch_interval_s)
@@ -95,6 +101,8 @@ class DispatchLoop:
         zones = await self.lease.claim(catalog.zones() | await self._courier_zones())
         self._zero_released(zones)
         report = RoundReport(zones=tuple(sorted(zones)))
+        if self.retention is not None:
+            report.erased_dropoffs = await self.retention.run_if_due(now)
         if not zones:
             return report
         await self._sweep(now, report)

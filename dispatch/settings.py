@@ -29,6 +29,8 @@ class Policy:
     dispatch_interval_s: float = 5.0
     courier_silence_s: float = 300.0
     fail_after_s: float = 3 * 3600.0
+    dropoff_retention_days: float = 30.0
+    retention_interval_s: float = 600.0
 
     def __post_init__(self) -> None:
         if self.sla_minutes <= 0:
@@ -37,6 +39,28 @@ class Policy:
             raise SettingsError("FLASHDISPATCH_MAX_SNAP_M must be positive")
         if self.dispatch_interval_s <= 0:
             raise SettingsError("FLASHDISPATCH_DISPATCH_INTERVAL_S must be positive")
+        if self.dropoff_retention_days < 0:
+            raise SettingsError("FLASHDISPATCH_DROPOFF_RETENTION_DAYS must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-token request budgets (token buckets): sustained rate per second and burst size."""
+
+    orders_per_s: float = 2000.0
+    orders_burst: float = 4000.0
+    positions_per_s: float = 2000.0
+    positions_burst: float = 4000.0
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S", self.orders_per_s),
+            ("FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST", self.orders_burst),
+            ("FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S", self.positions_per_s),
+            ("FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST", self.positions_burst),
+        ):
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +77,9 @@ class Settings:
     policy: Policy = field(default_factory=Policy)
     log_level: str = "INFO"
     pool_max_size: int = 10
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    log_requests: str = "errors"  # errors (4xx/5xx and slow) | all | none
+    slow_request_s: float = 1.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -82,7 +109,19 @@ class Settings:
             max_snap_m=number("FLASHDISPATCH_MAX_SNAP_M", 500.0),
             dispatch_interval_s=number("FLASHDISPATCH_DISPATCH_INTERVAL_S", 5.0),
             courier_silence_s=number("FLASHDISPATCH_COURIER_SILENCE_S", 300.0),
+            dropoff_retention_days=number("FLASHDISPATCH_DROPOFF_RETENTION_DAYS", 30.0),
         )
+        rates = RateLimits(
+            orders_per_s=number("FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S", 2000.0),
+            orders_burst=number("FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST", 4000.0),
+            positions_per_s=number("FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S", 2000.0),
+            positions_burst=number("FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST", 4000.0),
+        )
+        log_requests = env.get("FLASHDISPATCH_LOG_REQUESTS") or "errors"
+        if log_requests not in ("errors", "all", "none"):
+            raise SettingsError(
+                f"FLASHDISPATCH_LOG_REQUESTS={log_requests!r} must be errors, all or none"
+            )
         road = env.get("FLASHDISPATCH_ROAD_NETWORK")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
@@ -95,4 +134,7 @@ class Settings:
             policy=policy,
             log_level=env.get("FLASHDISPATCH_LOG_LEVEL") or "INFO",
             pool_max_size=number("FLASHDISPATCH_DB_POOL_SIZE", 10, int),
+            rate_limits=rates,
+            log_requests=log_requests,
+            slow_request_s=number("FLASHDISPATCH_SLOW_REQUEST_S", 1.0),
         )

@@ -14,26 +14,41 @@ from dispatch.postgres.tokens import PostgresTokenRepository
 
 class TokenAuthenticator:
     """Resolves token digests, caching answers for a few seconds (a revocation in this process
-    takes effect at once; in another process within ``ttl_s``)."""
+    takes effect at once; in another process within ``ttl_s``).
+
+    Known and unknown digests are cached apart: a flood of random tokens fills (and flushes)
+    only the negative cache, so the good tokens stay cached and cheap.
+    """
+
+    MAX_ENTRIES = 10_000
 
     def __init__(self, tokens: PostgresTokenRepository, *, ttl_s: float = 5.0) -> None:
         self._tokens = tokens
         self._ttl_s = ttl_s
-        self._cache: dict[bytes, tuple[Principal | None, float]] = {}
+        self._known: dict[bytes, tuple[Principal, float]] = {}
+        self._unknown: dict[bytes, float] = {}
 
     async def resolve(self, digest: bytes) -> Principal | None:
         now = time.monotonic()
-        hit = self._cache.get(digest)
+        hit = self._known.get(digest)
         if hit is not None and hit[1] > now:
             return hit[0]
+        miss = self._unknown.get(digest)
+        if miss is not None and miss > now:
+            return None
         principal = await self._tokens.resolve(digest)
-        if len(self._cache) > 10_000:  # a flood of random tokens must not grow memory
-            self._cache.clear()
-        self._cache[digest] = (principal, now + self._ttl_s)
+        cache: dict = self._unknown if principal is None else self._known
+        if len(cache) > self.MAX_ENTRIES:  # a flood of random tokens must not grow memory
+            cache.clear()
+        if principal is None:
+            self._unknown[digest] = now + self._ttl_s
+        else:
+            self._known[digest] = (principal, now + self._ttl_s)
         return principal
 
     def forget(self) -> None:
-        self._cache.clear()
+        self._known.clear()
+        self._unknown.clear()
 
 
 def principal_of(request: web.Request) -> Principal:

@@ -11,6 +11,7 @@ from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
+from dispatch.logs import bind_order
 
 COURIER_MAX_BYTES = 16 * 1024
 POSITIONS_MAX_BYTES = 256 * 1024
@@ -128,6 +129,7 @@ async def post_event(request: web.Request) -> web.Response:
     require_courier(request, courier_id)
     body = FieldReader(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
     order_id = body.identifier("order_id")
+    bind_order(order_id)
     kind = body.choice("type", EVENT_TYPES)
     body.done()
     result = await request.app[SERVICES].couriers.event(

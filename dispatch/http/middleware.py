@@ -1,4 +1,4 @@
-"""HTTP middleware: request ids and RED metrics, error bodies, bearer-token authentication."""
+"""HTTP middleware: request ids, RED metrics and logs, error bodies, authentication, rate limits."""
 
 from __future__ import annotations
 
@@ -7,33 +7,26 @@ import logging
 import time
 import uuid
 
-import asyncpg
 from aiohttp import web
 
 from dispatch.auth import hash_token
 from dispatch.errors import DispatchError
 from dispatch.http.problems import ApiError, error_response
-from dispatch.keys import METRICS, PRINCIPAL, REQUEST_ID, SERVICES
+from dispatch.keys import METRICS, PRINCIPAL, RATE_LIMITER, REQUEST_ID, SERVICES, SETTINGS
+from dispatch.logs import ORDER_ID
+from dispatch.logs import REQUEST_ID as REQUEST_ID_VAR
+from dispatch.postgres.database import CONNECTION_ERRORS
 from geo.errors import GeoError
 from stores.errors import StoreError
 
 log = logging.getLogger("flashdispatch.http")
 
 # Connection-class failures: the database cannot be reached right now (503, retry).
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-)
+UNAVAILABLE_ERRORS = CONNECTION_ERRORS
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+MAX_TOKEN_LENGTH = 256
+access_log = logging.getLogger("flashdispatch.access")
 
 
 def route_template(request: web.Request) -> str:
@@ -47,8 +40,12 @@ def route_template(request: web.Request) -> str:
 async def observe(request: web.Request, handler):
     """Request id in and out, and the RED metrics by route template (bounded labels)."""
     started = time.perf_counter()
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    request[REQUEST_ID] = request_id[:64]
+    request_id = request.headers.get("X-Request-Id", "")[:64]
+    if not request_id.isascii() or not request_id.isprintable() or not request_id.strip():
+        request_id = uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    REQUEST_ID_VAR.set(request_id)
+    ORDER_ID.set(None)
     status = 500
     try:
         response = await handler(request)
@@ -61,8 +58,32 @@ async def observe(request: web.Request, handler):
     finally:
         metrics = request.app[METRICS]
         route = route_template(request)
+        elapsed = time.perf_counter() - started
         metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
+        metrics.http_duration.labels(request.method, route).observe(elapsed)
+        _log_request(request, route, status, elapsed)
+
+
+def _log_request(request: web.Request, route: str, status: int, elapsed: float) -> None:
+    """One line per request, by policy: only failures and slow ones (default), all, or none.
+
+    Never headers or bodies: the Authorization header and token secrets stay out of the logs.
+    """
+    settings = request.app[SETTINGS]
+    mode = settings.log_requests
+    if mode == "none" or (mode == "errors" and status < 400 and elapsed < settings.slow_request_s):
+        return
+    level = logging.WARNING if status >= 500 else logging.INFO
+    access_log.log(
+        level,
+        "%s %s %d %.1f ms",
+        request.method,
+        route,
+        status,
+        elapsed * 1000,
+        extra={"method": request.method, "route": route, "status": status,
+               "duration_ms": round(elapsed * 1000, 1)},
+    )
 
 
 @web.middleware
@@ -108,10 +129,33 @@ async def authenticate(request: web.Request, handler):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
         raise ApiError("unauthorized", "a bearer token is required (Authorization: Bearer <token>)")
-    principal = await request.app[SERVICES].authenticator.resolve(hash_token(secret.strip()))
+    if not is_plausible_token(secret):  # cheap refusal before any hashing or database lookup
+        raise ApiError("unauthorized", "the token is unknown or revoked")
+    principal = await request.app[SERVICES].authenticator.resolve(hash_token(secret))
     if principal is None:
         raise ApiError("unauthorized", "the token is unknown or revoked")
     request[PRINCIPAL] = principal
+    limiter = request.app.get(RATE_LIMITER)
+    if limiter is not None:
+        wait = limiter.retry_after(request.method, route_template(request), principal.token_id)
+        if wait is not None:
+            raise ApiError(
+                "rate_limited",
+                f"this token is over its request budget for {request.method} {route_template(request)};"
+                f" retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
     return await handler(request)
+
+
+def is_plausible_token(secret: str) -> bool:
+    """A secret we could ever have issued: printable ASCII without spaces, of sane length."""
+    return (
+        8 <= len(secret) <= MAX_TOKEN_LENGTH
+        and secret.isascii()
+        and secret.isprintable()
+        and " " not in secret
+    )

@@ -44,6 +44,8 @@ def _error_statuses(endpoint: Endpoint) -> dict[int, list[str]]:
         codes += ["unauthorized", "forbidden", "rate_limited"]
     if endpoint.request is not None:
         codes += ["malformed_json", "invalid", "body_too_large"]
+    elif _path_params(endpoint.path) or endpoint.query:
+        codes += ["invalid"]  # a path or query parameter out of range
     if endpoint.path.startswith("/v1/"):
         codes += ["unavailable"]
     codes += ["internal"]

@@ -11,6 +11,7 @@ from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import MAX_QUANTITY, MAX_SKU_LENGTH, FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
+from dispatch.logs import bind_order
 from dispatch.order_model import Order, OrderRequest, request_digest
 
 ORDER_MAX_BYTES = 64 * 1024
@@ -78,7 +79,10 @@ def parse_order(body: dict) -> OrderRequest:
 async def post_order(request: web.Request) -> web.Response:
     """Dispatch an order: choose the store, reserve the stock, make the promise."""
     require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR)
-    order = parse_order(await read_json_object(request, max_bytes=ORDER_MAX_BYTES))
+    body = await read_json_object(request, max_bytes=ORDER_MAX_BYTES)
+    if isinstance(body.get("order_id"), str):
+        bind_order(body["order_id"][:128])
+    order = parse_order(body)
     services = request.app[SERVICES]
     status, body = await services.intake.place(order, now=request.app[CLOCK].now())
     return web.json_response(body, status=status)
@@ -88,6 +92,7 @@ def _order_id(request: web.Request) -> str:
     order_id = request.match_info["order_id"]
     if len(order_id) > 128:
         raise ApiError("invalid", "order_id is at most 128 characters", fields={"order_id": "too long"})
+    bind_order(order_id)
     return order_id
 
 

@@ -319,7 +319,8 @@ ENDPOINTS = [
                 "name": "sku",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "array", "items": s.SKU, "maxItems": 1000},
+                # the handler takes up to 1000, but a request line is at most 8 KiB (aiohttp)
+                "schema": {"type": "array", "items": {**s.SKU, "maxLength": 64}, "maxItems": 50},
                 "style": "form",
                 "explode": True,
             },

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from pathlib import Path
 
 import asyncpg
+
+# Connection-class failures: the database cannot be reached right now (retry later). A
+# constraint violation or an SQL bug is not one of these.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
 
 
 def embedded_database_url(home: Path) -> str:
