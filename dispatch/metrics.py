@@ -19,6 +19,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._zones: set[str] = set()
+        self._http_children: dict[tuple[str, str, int], tuple] = {}
+        self._placed_children: dict[str, Counter] = {}
         p = "flashdispatch_"
         self.orders_placed = Counter(
             p + "orders_placed", "Orders accepted (201).", ["zone"], registry=registry
@@ -121,10 +123,28 @@ class Metrics:
         self.assignments.labels(zone)
         self.stock_shortfalls.labels(zone)
 
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        """RED metrics of one request. Label children are cached: ``labels()`` costs ~20 µs."""
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            if len(self._http_children) > 10_000:  # bounded labels make this unreachable
+                self._http_children.clear()
+            children = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     # observer port -------------------------------------------------------------------------
     def order_placed(self, zone: str) -> None:
-        self.ensure_zone(zone)
-        self.orders_placed.labels(zone).inc()
+        child = self._placed_children.get(zone)
+        if child is None:
+            self.ensure_zone(zone)
+            child = self._placed_children[zone] = self.orders_placed.labels(zone)
+        child.inc()
 
     def outcome(self, zone: str, outcome: str, delivery_s: float | None = None) -> None:
         self.ensure_zone(zone)

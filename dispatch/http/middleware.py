@@ -59,8 +59,7 @@ async def observe(request: web.Request, handler):
         metrics = request.app[METRICS]
         route = route_template(request)
         elapsed = time.perf_counter() - started
-        metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route).observe(elapsed)
+        metrics.observe_http(request.method, route, status, elapsed)
         _log_request(request, route, status, elapsed)
 
 

@@ -85,6 +85,7 @@ class OrderBatcher:
         self._queue: list[_Waiting] = []
         self._writers = 0  # writer slots taken (running or handed to a waiting request)
         self._handed: set[_Waiting] = set()  # waiting requests given a slot, not yet running
+        self._taking = 0  # writers between joining and taking their batch
         self.batches = 0  # counters, for benchmarks and tests
         self.orders = 0
 
@@ -107,9 +108,16 @@ class OrderBatcher:
 
     async def _lead(self, own: _Waiting) -> PlaceResult:
         try:
-            await asyncio.sleep(0)  # let requests read in this same loop pass join the batch
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+            self._taking += 1
+            try:
+                await asyncio.sleep(0)  # let requests read in this same loop pass join the batch
+            finally:
+                self._taking -= 1
+            # share what is queued with the writers about to take theirs, so batches overlap
+            share = -(-len(self._queue) // (self._taking + 1))
+            size = min(self._max_batch, max(1, share))
+            batch = self._queue[:size]
+            del self._queue[:size]
             if batch:
                 # shielded: a cancelled leader must not cancel the other orders' writes
                 await asyncio.shield(self._write(batch))
@@ -173,6 +181,8 @@ class OrderBatcher:
 
     async def _place_many(self, placements: Sequence[Placement]) -> list[PlaceResult]:
         if len(placements) == 1:
+            self.batches += 1
+            self.orders += 1
             return [await self._place_one(placements[0])]
         # a fixed order of order ids too, so two batches claim ids in the same order
         order = sorted(range(len(placements)), key=lambda i: placements[i].order_id)
