@@ -80,34 +80,17 @@ class PostgresDispatchState:
         """Give a courier a route, or nothing: the courier is claimed with a conditional write
         and every order must still be waiting, so two rounds or processes never double-book."""
         try:
-            return await self._commit_route(
-                courier_id,
-                store_id,
-                zone,
-                order_ids,
-                depart_at,
-                arrive_store_at,
-                pickup_at,
-                predicted,
-                plan,
-                now,
+            return await self._commit_route_once(
+                courier_id, store_id, zone, order_ids, (depart_at, arrive_store_at, pickup_at),
+                predicted, plan, now,
             )
-        except _Abort:
+        except _Abort:  # a lost claim rolled the whole transaction back
             return None
 
-    async def _commit_route(
-        self,
-        courier_id,
-        store_id,
-        zone,
-        order_ids,
-        depart_at,
-        arrive_store_at,
-        pickup_at,
-        predicted,
-        plan,
-        now,
+    async def _commit_route_once(
+        self, courier_id, store_id, zone, order_ids, times, predicted, plan, now
     ) -> int | None:
+        depart_at, arrive_store_at, pickup_at = times
         async with self._pool.acquire() as conn, conn.transaction():
             route_id = await conn.fetchval(
                 "INSERT INTO routes (courier_id, store_id, zone, status, created_at, depart_at,"
