@@ -83,7 +83,7 @@ class CourierFlow:
         network = self.network
         stops = []
         here = None
-        if courier.lat is not None:
+        if courier.lat is not None and courier.lon is not None:
             try:
                 here = network.snap(courier.lat, courier.lon, max_distance_m=self.policy.max_snap_m * 4).node
             except OffNetwork:

@@ -56,11 +56,11 @@ class Intake:
         """
         running = self._in_flight.get(request.order_id)
         if running is not None:
-            leader_digest, future = running
+            leader_digest, leader = running
             if leader_digest == request.digest:
-                return await asyncio.shield(future)
+                return await asyncio.shield(leader)
             # a different body under the same id: let the first finish, then judge afresh
-            await asyncio.wait([future])
+            await asyncio.wait([leader])
             return await self.place(request, now=now)
         future: asyncio.Future[tuple[int, dict]] = asyncio.get_running_loop().create_future()
         self._in_flight[request.order_id] = (request.digest, future)
@@ -106,6 +106,7 @@ class Intake:
             raise OutOfArea("no store is registered yet")
         placed_at = request.placed_at or now
         lines = request.line_map
+        nearest: int  # set on every pass; the loop runs at least once
         for attempt in (1, 2):
             choice = choose_store(
                 node=snap.node,
@@ -120,6 +121,7 @@ class Intake:
             )
             if choice.nearest_in_range is None:
                 raise OutOfArea("no open store reaches this address within its delivery radius")
+            nearest = choice.nearest_in_range
             for candidate in choice.candidates:
                 answer = await self._try_store(request, candidate, snap.node, placed_at, now)
                 if answer is not None:
@@ -128,7 +130,7 @@ class Intake:
             # this process's view has not seen. Retry once if anything in range got more.
             if attempt == 1 and not await self._refresh_view(catalog, snap.node, lines, now):
                 break
-        store_id = catalog.stores[choice.nearest_in_range].store_id
+        store_id = catalog.stores[nearest].store_id
         available = await self.orders.availability(store_id, list(lines))
         self.stock_view.set_many(store_id, available)
         raise OutOfStock(
@@ -165,9 +167,9 @@ class Intake:
     ) -> tuple[int, dict] | None:
         catalog = self.keeper.current
         store = catalog.store(candidate.store_id)
-        if store is None:
-            return None
         position = catalog.position(candidate.store_id)
+        if store is None or position is None:
+            return None
         promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes)
         ready_at = now + timedelta(seconds=self.load.pick_ready_in_s(catalog, position))
         predicted = now + timedelta(seconds=candidate.predicted_delivery_s)

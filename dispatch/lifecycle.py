@@ -31,21 +31,22 @@ from dispatch.services import Services
 from dispatch.store_load import StoreLoad
 from dispatch.store_service import StoreService
 from dispatch.zone_lease import ZoneLease
+from geo.network import RoadNetwork
 from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView
 
 log = logging.getLogger("flashdispatch")
 
-NETWORK: web.AppKey = web.AppKey("road_network")
+NETWORK: web.AppKey[RoadNetwork] = web.AppKey("road_network")
 RESOLVED_URL: web.AppKey[str] = web.AppKey("resolved_database_url")
 TABLE_CUTOFF_S = 3600.0
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    url = app.get(DATABASE_URL) or await asyncio.to_thread(
-        resolve_database_url, settings.database_url, settings.home
-    )
+    url = app.get(DATABASE_URL)
+    if not url:
+        url = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
     async with await create_pool(url, max_size=settings.pool_max_size) as pool:
         async with pool.acquire() as conn:
             applied = await apply_migrations(conn)

@@ -108,7 +108,7 @@ def courier_eta_by_store(
     if catalog.tables is None or not states:
         return {s.store_id: default_s for s in catalog.stores}
     t = epoch(now)
-    nodes = np.array([int(c.location) for c in states], dtype=np.int64)
+    nodes = np.array([c.location for c in states], dtype=np.int64)
     wait = np.array([max(0.0, c.free_at - t) for c in states])
     eta = catalog.tables.eta_matrix(nodes) + wait[:, None]
     best = eta.min(axis=0)

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, settings) -> int:
 
     say("baseline: reversed networkx graph (parallel edges collapsed), built once, not timed")
     reversed_graph = _reversed_digraph(network.graph)
-    store_at = {}
+    store_at: dict[int, list[int]] = {}
     for s, node in enumerate(store_nodes.tolist()):
         store_at.setdefault(node, []).append(s)
     baseline_orders = args.baseline_orders or (300 if n <= 20_000 else 40)

@@ -78,6 +78,7 @@ async def post_shift(request: web.Request) -> web.Response:
     position = body.location("position")
     ends_at = body.timestamp("ends_at", required=False)
     body.done()
+    assert position is not None  # done() raised otherwise
     now = request.app[CLOCK].now()
     if ends_at is not None and state == "on" and ends_at <= now:
         raise ApiError(

@@ -66,6 +66,7 @@ def parse_order(body: dict) -> OrderRequest:
     drop = reader.location("drop_off")
     placed_at = reader.timestamp("placed_at", required=False)
     reader.done()
+    assert order_id is not None and drop is not None  # done() raised otherwise
     return OrderRequest(
         order_id=order_id,
         lines=tuple(sorted(lines.items())),

@@ -6,7 +6,7 @@ ID = {"type": "string", "minLength": 1, "maxLength": 128}
 SKU = {"type": "string", "minLength": 1, "maxLength": 128}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": "string", "format": "date-time", "nullable": True}
-LAT_LON = {
+LAT_LON: dict = {
     "type": "object",
     "required": ["lat", "lon"],
     "properties": {

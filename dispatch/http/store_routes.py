@@ -77,8 +77,9 @@ def _opening_hours(body: FieldReader) -> tuple[OpeningWindow, ...] | None:
                 parsed.append(None)
             if text and parsed[-1] is None:
                 line.fail(key, "must be HH:MM")
-        if days and all(parsed):
-            windows.append(OpeningWindow(days, parsed[0], parsed[1]))
+        opens, closes = parsed
+        if days and opens is not None and closes is not None:
+            windows.append(OpeningWindow(days, opens, closes))
     return tuple(windows)
 
 
@@ -109,6 +110,7 @@ async def put_store(request: web.Request) -> web.Response:
     )
     hours = _opening_hours(body)
     body.done()
+    assert name is not None and location is not None and zone is not None  # done() raised otherwise
     store = Store(store_id, name, location[0], location[1], zone, pick, radius, hours, 0)
     saved, created = await request.app[SERVICES].stores.register(store, now=request.app[CLOCK].now())
     return web.json_response(store_json(saved), status=201 if created else 200)

@@ -27,6 +27,7 @@ async def create_token(request: web.Request) -> web.Response:
     courier_id = body.identifier("courier_id", required=False)
     label = body.string("label", required=False)
     body.done()
+    assert role is not None  # done() raised otherwise
     problem = check_scope(Role(role), store_id, courier_id)
     if problem:
         raise ApiError("invalid", problem, fields={"role": problem})

@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
 
@@ -112,6 +112,30 @@ class FieldReader:
             self.fail(key, f"must be at most {maximum}")
             return default
         return value
+
+    @overload
+    def number(
+        self,
+        key: str,
+        *,
+        required: bool = ...,
+        minimum: float | None = ...,
+        maximum: float | None = ...,
+        exclusive_minimum: bool = ...,
+        default: float,
+    ) -> float: ...
+
+    @overload
+    def number(
+        self,
+        key: str,
+        *,
+        required: bool = ...,
+        minimum: float | None = ...,
+        maximum: float | None = ...,
+        exclusive_minimum: bool = ...,
+        default: None = ...,
+    ) -> float | None: ...
 
     def number(
         self,

@@ -8,9 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.sim.demo_runner import DemoResult
+from dispatch.sim.demo_runner import DemoResult, OrderRecord
 
 SLA_S = 1800.0
+
+
+def _on_time(record: OrderRecord) -> bool:
+    return (ctd := record.click_to_door_s) is not None and ctd <= SLA_S
+
+
+def _late(record: OrderRecord) -> bool:
+    return (ctd := record.click_to_door_s) is not None and ctd > SLA_S
 
 
 def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
@@ -18,7 +26,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
     records = list(result.records.values())
     placed = [r for r in records if r.status == 201]
     delivered = [r for r in placed if r.delivered_s is not None]
-    ctd = np.array([r.delivered_s - r.placed_s for r in delivered]) / 60.0
+    ctd = np.array([s for r in delivered if (s := r.click_to_door_s) is not None]) / 60.0
     outcomes: Counter[str] = Counter()
     backlog_by_status: Counter[str] = Counter()
     for zone in result.summary.get("zones", {}).values():
@@ -116,10 +124,10 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
     written += [out / "report.txt", out / "report.json"]
     placed = [r for r in result.records.values() if r.status == 201]
     delivered = [r for r in placed if r.delivered_s is not None]
-    ctd = np.array([r.delivered_s - r.placed_s for r in delivered]) / 60.0
+    ctd = np.array([s for r in delivered if (s := r.click_to_door_s) is not None]) / 60.0
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.hist(ctd, bins=np.arange(0, max(60, (ctd.max() if len(ctd) else 0) + 2), 2), color="#4477aa")
+    ax.hist(ctd, bins=np.arange(0, max(60, (ctd.max() if len(ctd) else 0) + 2), 2).tolist(), color="#4477aa")
     ax.axvline(30, color="#cc3311", linewidth=2, label="30-minute promise")
     ax.set_xlabel("click-to-door (minutes)")
     ax.set_ylabel("orders")
@@ -129,14 +137,14 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     bucket = 15 * 60
-    end = max((r.placed_s for r in placed), default=0)
+    end = max((r.placed_s for r in placed if r.placed_s is not None), default=0)
     edges = np.arange(0, end + bucket, bucket)
     shares, counts = [], []
     for lo in edges:
-        batch = [r for r in delivered if lo <= r.placed_s < lo + bucket]
+        batch = [r for r in delivered if r.placed_s is not None and lo <= r.placed_s < lo + bucket]
         counts.append(len(batch))
         shares.append(
-            sum(1 for r in batch if r.delivered_s - r.placed_s <= SLA_S) / len(batch) if batch else np.nan
+            sum(1 for r in batch if _on_time(r)) / len(batch) if batch else np.nan
         )
     hours = [(city.config.peak_start_min * 0 + e / 3600.0) for e in edges]
     ax.plot(hours, np.array(shares) * 100, marker="o", color="#228833", label="on time (%)")
@@ -166,8 +174,8 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
         ax.plot(
             [network.lon[u], network.lon[v]], [network.lat[u], network.lat[v]], color="#dddddd", linewidth=0.5
         )
-    on_time = [r for r in delivered if r.delivered_s - r.placed_s <= SLA_S]
-    late = [r for r in delivered if r.delivered_s - r.placed_s > SLA_S]
+    on_time = [r for r in delivered if _on_time(r)]
+    late = [r for r in delivered if _late(r)]
     ax.scatter(
         [r.plan.lon for r in on_time],
         [r.plan.lat for r in on_time],

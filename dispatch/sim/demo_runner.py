@@ -45,6 +45,13 @@ class OrderRecord:
     courier_id: str | None = None
     packed_s: float | None = None
 
+    @property
+    def click_to_door_s(self) -> float | None:
+        """Seconds from placement to delivery; None until delivered."""
+        if self.placed_s is None or self.delivered_s is None:
+            return None
+        return self.delivered_s - self.placed_s
+
 
 @dataclass
 class CourierSim:
@@ -260,7 +267,7 @@ class DemoRunner:
         local = at(self.config, t_s).astimezone(self._tz()).strftime("%H:%M")
         placed = sum(1 for r in self.records.values() if r.status == 201)
         delivered = [r for r in self.records.values() if r.delivered_s is not None]
-        late = sum(1 for r in delivered if r.delivered_s - r.placed_s > 1800)
+        late = sum(1 for r in delivered if (ctd := r.click_to_door_s) is not None and ctd > 1800)
         busy = sum(1 for c in self.couriers.values() if c.busy)
         shift = sum(1 for c in self.couriers.values() if c.on_shift)
         refused = sum(1 for r in self.records.values() if r.status in (409, 422))
@@ -357,7 +364,7 @@ class DemoRunner:
 
     def _packed(self, record: OrderRecord):
         async def packed() -> None:
-            if record.cancelled:
+            if record.cancelled or record.store_id is None:
                 return
             await self.call(
                 "POST",

@@ -138,14 +138,14 @@ def parse_solution(instance: MdrpInstance, solution_dir: Path) -> tuple[ParsedSo
             bad.append(f"[format] {ORDERS_FILE}: order {row['order']} listed twice")
             continue
         try:
-            times = [_num(row[c]) for c in ORDER_COLUMNS[1:5]]
+            placement, ready, pickup, dropoff = (_num(row[c]) for c in ORDER_COLUMNS[1:5])
         except ValueError:
             bad.append(f"[format] {ORDERS_FILE} line {n}: {row['order']} listed but not delivered")
             continue
         if row["courier"] not in instance.couriers:
             bad.append(f"[ids] {ORDERS_FILE} line {n}: unknown courier {row['courier']}")
             continue
-        orders[row["order"]] = _OrderRow(row["order"], *times, row["courier"])
+        orders[row["order"]] = _OrderRow(row["order"], placement, ready, pickup, dropoff, row["courier"])
 
     moves: dict[str, list[_Move]] = {}
     c_lines = texts[COURIERS_FILE].splitlines()
@@ -325,11 +325,11 @@ def check_solution(instance: MdrpInstance, solution_dir: Path) -> list[str]:
         prev_last: int | None = None
         for evs in trips:
             pick = [e for e in evs if e[2] == "pickup"]
-            drops = sorted((e for e in evs if e[2] != "pickup"), key=lambda e: e[0])
+            drop_events = sorted((e for e in evs if e[2] != "pickup"), key=lambda e: e[0])
             if not pick:
                 continue
             p = pick[0][1]
-            idx = [p] + [e[1] for e in drops]
+            idx = [p] + [e[1] for e in drop_events]
             if any(b <= a for a, b in itertools.pairwise(idx)):
                 bad.append(f"[strict-route] {cid}: a drop-off does not follow its pickup")
             if prev_last is not None and p <= prev_last:
