@@ -37,6 +37,7 @@ async def create_token(request: web.Request) -> web.Response:
     await services.tokens.create(
         token, role=Role(role), store_id=store_id, courier_id=courier_id, label=label, now=now
     )
+    services.authenticator.forget()  # usable at once from this process
     return web.json_response(
         {
             "token": token.secret,

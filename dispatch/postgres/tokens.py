@@ -56,6 +56,16 @@ class PostgresTokenRepository:
             return None
         return Principal(row["token_id"], Role(row["role"]), row["store_id"], row["courier_id"])
 
+    async def active(self) -> dict[bytes, Principal]:
+        """Every token that is not revoked, by digest (the authenticator keeps this in memory)."""
+        rows = await self._pool.fetch(
+            "SELECT token_hash, token_id, role, store_id, courier_id FROM tokens WHERE revoked_at IS NULL"
+        )
+        return {
+            bytes(r["token_hash"]): Principal(r["token_id"], Role(r["role"]), r["store_id"], r["courier_id"])
+            for r in rows
+        }
+
     async def list(self) -> list[TokenRecord]:
         rows = await self._pool.fetch(
             "SELECT token_id, role, store_id, courier_id, label, created_at, revoked_at"
