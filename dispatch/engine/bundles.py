@@ -143,7 +143,7 @@ def build_bundles(
     return tuple(out)
 
 
-def _make_bundle(
+def make_bundle(
     orders: Sequence[OpenOrder], *, travel: TravelTime, policy: EnginePolicy
 ) -> Bundle:
     first = orders[0]
@@ -169,7 +169,7 @@ def _bundle_store(
     size: int,
     max_added: float,
 ) -> list[Bundle]:
-    singles = [_make_bundle([o], travel=travel, policy=policy) for o in group]
+    singles = [make_bundle([o], travel=travel, policy=policy) for o in group]
     if size <= 1 or len(group) == 1:
         return singles
     solo = {b.orders[0].order_id: reference[b.orders[0].order_id] + b.offsets[0] for b in singles}
@@ -197,7 +197,7 @@ def _bundle_store(
                 continue
             if order.ready_at - min(o.ready_at for o in b.orders) > policy.bundle_ready_gap_s:
                 continue
-            cand = _make_bundle([*b.orders, order], travel=travel, policy=policy)
+            cand = make_bundle([*b.orders, order], travel=travel, policy=policy)
             delay = delay_of(cand)
             if delay is None or delay - delays[i] > max_added:
                 continue

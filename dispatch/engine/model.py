@@ -82,6 +82,8 @@ class EnginePolicy:
     max_waves: int = 20
     reposition_min_s: float = 60.0
     reposition_max_s: float = 900.0
+    bundle_search_evals: int = 40
+    plan_courier_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -96,6 +98,8 @@ class EnginePolicy:
             raise EngineError("EnginePolicy.lateness_knee_s must be positive")
         if not isinstance(self.max_bundle_size, int) or self.max_bundle_size < 1:
             raise EngineError("EnginePolicy.max_bundle_size must be an integer >= 1")
+        if not isinstance(self.bundle_search_evals, int):
+            raise EngineError("EnginePolicy.bundle_search_evals must be an integer")
         if not isinstance(self.max_waves, int) or self.max_waves < 1:
             raise EngineError("EnginePolicy.max_waves must be an integer >= 1")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
-from dispatch.engine.assignment import Assignment, assign_bundles
-from dispatch.engine.bundles import build_bundles, bundle_target_size
+from dispatch.engine.assignment import Assignment
+from dispatch.engine.bundles import bundle_target_size, largest_bundle
 from dispatch.engine.model import (
     CourierState,
     EngineError,
@@ -16,6 +16,7 @@ from dispatch.engine.model import (
     TravelTime,
 )
 from dispatch.engine.reposition import plan_repositions
+from dispatch.engine.search import search_bundles
 from dispatch.engine.timing import must_leave_now, time_route
 
 
@@ -60,9 +61,14 @@ def plan_round(
     couriers = sorted(couriers, key=lambda c: c.courier_id)
     _check_unique(orders, couriers)
     size = bundle_target_size(orders=orders, couriers=couriers, now=now, policy=policy)
-    bundles = build_bundles(orders, travel=travel, now=now, policy=policy, target_size=size)
-    assignments, leftover = assign_bundles(
-        bundles, couriers, travel=travel, now=now, policy=policy
+    assignments, leftover = search_bundles(
+        orders,
+        couriers,
+        travel=travel,
+        now=now,
+        policy=policy,
+        target_size=size,
+        largest=largest_bundle(couriers, policy),
     )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
