@@ -83,6 +83,7 @@ class EnginePolicy:
     reposition_min_s: float = 60.0
     reposition_max_s: float = 900.0
     bundle_search_evals: int = 40
+    reposition_cover_s: float = 1200.0
     plan_courier_weight: float = 0.0
 
     def __post_init__(self) -> None:

@@ -40,9 +40,12 @@ def plan_repositions(
 
     A courier is idle when it is free now and has no route in the plan (not even a
     tentative one: moving it would break the plan that predicts an order's delivery).
-    Idle couriers are matched (``linear_sum_assignment`` on travel time) to places drawn
-    from ``hotspots`` in proportion to their weights; a courier moves only when its place
-    is between ``reposition_min_s`` and ``reposition_max_s`` away.
+    Idle couriers, together with the couriers that finish their committed work within
+    ``reposition_cover_s`` and have nothing planned after it (they will soon be free where
+    that work ends, and cover the demand near it), are matched (``linear_sum_assignment``
+    on travel time) to places drawn from ``hotspots`` in proportion to their weights; an
+    idle courier moves only when its place is between ``reposition_min_s`` and
+    ``reposition_max_s`` away.
 
     Parameters
     ----------
@@ -65,14 +68,28 @@ def plan_repositions(
         (c for c in couriers if c.free_at <= now and c.courier_id not in busy),
         key=lambda c: c.courier_id,
     )
-    places = _slots(hotspots, len(idle))
-    if not idle or not places:
+    horizon = now + policy.reposition_cover_s
+    covering = sorted(
+        (
+            c
+            for c in couriers
+            if c.courier_id not in busy and now < c.free_at <= horizon
+        ),
+        key=lambda c: c.courier_id,
+    )
+    if not idle:
         return ()
-    cost = np.array([[travel(c.location, p) for p in places] for c in idle], dtype=float)
+    pool = idle + covering
+    places = _slots(hotspots, len(pool))
+    if not places:
+        return ()
+    cost = np.array([[travel(c.location, p) for p in places] for c in pool], dtype=float)
     cost = np.where(np.isfinite(cost), cost, 1e12)
     rows, cols = linear_sum_assignment(cost)
     out = []
     for r, k in zip(rows.tolist(), cols.tolist(), strict=True):
+        if r >= len(idle):
+            continue
         if policy.reposition_min_s <= cost[r, k] <= policy.reposition_max_s:
             out.append(Reposition(courier_id=idle[r].courier_id, location=places[k]))
     return tuple(sorted(out, key=lambda m: m.courier_id))
