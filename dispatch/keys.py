@@ -10,6 +10,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from dispatch.clock import Clock
     from dispatch.metrics import Metrics
+    from dispatch.services import Services
     from dispatch.settings import Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -17,7 +18,7 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 DATABASE_URL: web.AppKey[str] = web.AppKey("database_url")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
-SERVICES: web.AppKey[Any] = web.AppKey("services")  # dispatch.services.Services
+SERVICES: web.AppKey[Services] = web.AppKey("services")
 ROLE: web.AppKey[str] = web.AppKey("role")  # all | api | dispatcher
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)

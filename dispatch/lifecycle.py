@@ -86,6 +86,23 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     await keeper.rebuild(store_repo.list_stores)
     for zone in keeper.current.zones():
         metrics.ensure_zone(zone)
+    stores = StoreService(
+        repository=store_repo,
+        keeper=keeper,
+        stock_view=stock_view,
+        metrics=metrics,
+        max_snap_m=policy.max_snap_m,
+    )
+    orders = PostgresOrderRepository(pool)
+    load = StoreLoad()
+
+    async def record_shortfall(store_id, result, now):
+        await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
+
+    stores.on_shortfall = record_shortfall
+    courier_repo = PostgresCourierRepository(pool)
+    lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
+    dispatch_state = PostgresDispatchState(pool)
     built = Services(
         settings=settings,
         policy=policy,
@@ -96,62 +113,47 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         authenticator=TokenAuthenticator(tokens),
         keeper=keeper,
         stock_view=stock_view,
-        stores=StoreService(
-            repository=store_repo,
+        stores=stores,
+        orders=orders,
+        load=load,
+        intake=Intake(
+            orders=orders,
             keeper=keeper,
             stock_view=stock_view,
+            load=load,
             metrics=metrics,
-            max_snap_m=policy.max_snap_m,
+            policy=policy,
+            tz=settings.tz,
+            batcher=OrderBatcher(pool, repository=orders),
         ),
-    )
-    orders = PostgresOrderRepository(pool)
-    load = StoreLoad()
-    built.orders = orders
-    built.load = load
-    built.intake = Intake(
-        orders=orders,
-        keeper=keeper,
-        stock_view=stock_view,
-        load=load,
-        metrics=metrics,
-        policy=policy,
-        tz=settings.tz,
-        batcher=OrderBatcher(pool, repository=orders),
-    )
-    built.order_flow = OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics)
-
-    async def record_shortfall(store_id, result, now):
-        await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
-
-    built.stores.on_shortfall = record_shortfall
-    courier_repo = PostgresCourierRepository(pool)
-    built.couriers = CourierFlow(
-        couriers=courier_repo,
-        network=keeper.network,
-        load=load,
-        metrics=metrics,
-        policy=policy,
-        keeper=keeper,
-    )
-    lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
-    built.dispatcher = DispatchLoop(
-        state=PostgresDispatchState(pool),
-        couriers=courier_repo,
-        keeper=keeper,
-        load=load,
-        lease=lease,
-        clock=clock,
-        metrics=metrics,
-        policy=policy,
-        load_stores=store_repo.list_stores,
-        retention=DropoffRetention(
-            PostgresRetentionRepository(pool),
-            retention_days=policy.dropoff_retention_days,
-            interval_s=policy.retention_interval_s,
+        order_flow=OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics),
+        couriers=CourierFlow(
+            couriers=courier_repo,
+            network=keeper.network,
+            load=load,
+            metrics=metrics,
+            policy=policy,
+            keeper=keeper,
         ),
+        dispatcher=DispatchLoop(
+            state=dispatch_state,
+            couriers=courier_repo,
+            keeper=keeper,
+            load=load,
+            lease=lease,
+            clock=clock,
+            metrics=metrics,
+            policy=policy,
+            load_stores=store_repo.list_stores,
+            retention=DropoffRetention(
+                PostgresRetentionRepository(pool),
+                retention_days=policy.dropoff_retention_days,
+                interval_s=policy.retention_interval_s,
+            ),
+        ),
+        ops=PostgresOpsRepository(pool),
     )
-    built.ops = PostgresOpsRepository(pool)
-    for zone in await built.dispatcher.state.couriers_zones():
+    for zone in await dispatch_state.couriers_zones():
         metrics.ensure_zone(zone)
     app[SERVICES] = built
     # The road graph, tables and catalog live as long as the process: move them out of the

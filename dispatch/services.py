@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 
 from dispatch.catalog_keeper import CatalogKeeper
 from dispatch.clock import Clock
+from dispatch.courier_flow import CourierFlow
 from dispatch.http.auth import TokenAuthenticator
+from dispatch.intake import Intake
+from dispatch.loop import DispatchLoop
 from dispatch.metrics import Metrics
+from dispatch.order_flow import OrderFlow
+from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.settings import Policy, Settings
+from dispatch.store_load import StoreLoad
 from dispatch.store_service import StoreService
 from stores.stock_view import StockView
 
@@ -29,14 +35,13 @@ class Services:
     keeper: CatalogKeeper
     stock_view: StockView
     stores: StoreService
-    extra: dict[str, Any] = field(default_factory=dict)
-    intake: Any = None
-    order_flow: Any = None
-    load: Any = None
-    orders: Any = None
-    couriers: Any = None
-    dispatcher: Any = None
-    ops: Any = None
+    orders: PostgresOrderRepository
+    load: StoreLoad
+    intake: Intake
+    order_flow: OrderFlow
+    couriers: CourierFlow
+    dispatcher: DispatchLoop
+    ops: PostgresOpsRepository
 
     def refresh_gauges(self) -> None:
         """Gauges read at scrape time (pool use)."""

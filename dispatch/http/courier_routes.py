@@ -56,6 +56,7 @@ async def put_courier(request: web.Request) -> web.Response:
         "capacity", required=False, minimum=1, maximum=20, default=services.policy.default_courier_capacity
     )
     body.done()
+    assert name is not None and zone is not None and capacity is not None  # done() raised otherwise
     courier, created = await services.couriers.register(
         courier_id, name=name, zone=zone, capacity=capacity, now=request.app[CLOCK].now()
     )
@@ -133,6 +134,7 @@ async def post_event(request: web.Request) -> web.Response:
     bind_order(order_id)
     kind = body.choice("type", EVENT_TYPES)
     body.done()
+    assert order_id is not None and kind is not None  # done() raised otherwise
     result = await request.app[SERVICES].couriers.event(
         courier_id, order_id, kind, now=request.app[CLOCK].now()
     )

@@ -190,6 +190,7 @@ async def put_stock(request: web.Request) -> web.Response:
             if sku is not None and sku in seen:
                 line.fail("sku", "appears twice in the snapshot")
     _done(body, request, "snapshot")
+    assert version is not None  # done() raised otherwise
     result = await request.app[SERVICES].stores.replace_stock(
         store_id, version=version, items=items, now=request.app[CLOCK].now()
     )
@@ -224,6 +225,7 @@ async def patch_stock(request: web.Request) -> web.Response:
                 if qty is not None and sku is not None:
                     changes.append(StockChange(sku, quantity=qty))
     _done(body, request, "delta")
+    assert version is not None  # done() raised otherwise
     result = await request.app[SERVICES].stores.apply_changes(
         store_id, version=version, changes=changes, now=request.app[CLOCK].now()
     )
