@@ -72,12 +72,32 @@ class CourierFlow:
         released = await self.couriers.reject(courier_id, order_id, now=now)
         return {"order_id": order_id, "status": "reserved", "released": released}
 
+    def _reposition_stops(self, courier) -> list[dict]:
+        """With no route, where dispatch asks the courier to wait (prepositioning), if anywhere."""
+        node = courier.reposition_node
+        if node is None or not courier.on_shift or courier.lat is None or courier.lon is None:
+            return []
+        try:
+            here = self.network.snap(courier.lat, courier.lon, max_distance_m=self.policy.max_snap_m * 4).node
+        except OffNetwork:
+            return []
+        lat, lon = self.network.node_lat_lon(node)
+        return [
+            {
+                "kind": "reposition",
+                "order_ids": [],
+                "location": {"lat": lat, "lon": lon},
+                "planned_at": None,
+                "route": route_geometry(self.network, here, node),
+            }
+        ]
+
     async def tasks(self, courier_id: str) -> dict:
         """The courier's current plan: stops in order, planned times, road geometry (GeoJSON)."""
         courier = await self.couriers.get(courier_id)
         route = await self.couriers.active_route(courier_id)
         if route is None:
-            return {"courier_id": courier_id, "route_id": None, "stops": []}
+            return {"courier_id": courier_id, "route_id": None, "stops": self._reposition_stops(courier)}
         rows = {r["order_id"]: r for r in await self.couriers.route_orders(route.route_id)}
         plan = route.plan
         network = self.network

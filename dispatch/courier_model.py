@@ -18,6 +18,7 @@ class Courier:
     lon: float | None
     position_at: datetime | None
     route_id: int | None
+    reposition_node: int | None = None  # where dispatch asks it to wait, when it has no route
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,6 +29,14 @@ from dispatch.travel import NetworkTravel
 from dispatch.zone_lease import ZoneLease
 
 log = logging.getLogger("flashdispatch.loop")
+DEMAND_WINDOW = timedelta(hours=1)
+
+
+def _node(location: Hashable) -> int:
+    """The service gives the engine road node numbers as locations."""
+    if not isinstance(location, int):
+        raise TypeError(f"expected a road node number, got {location!r}")
+    return location
 
 
 @dataclass
@@ -42,6 +51,7 @@ class RoundReport:
     failed: int = 0
     released: list[str] = field(default_factory=list)
     unassigned: tuple[str, ...] = ()
+    repositions: dict[str, int] = field(default_factory=dict)  # courier -> road node to wait at
     erased_dropoffs: int | None = None  # retention purge this round (None: not due)
     duration_s: float = 0.0
 
@@ -122,6 +132,7 @@ class DispatchLoop:
         waiting = engine_orders(orders, catalog)
         report.open_orders = len(orders)
         travel = NetworkTravel(self.keeper.network, catalog)
+        hotspots = await self._hotspots(zones, catalog, now)
         plan: RoundPlan = await asyncio.to_thread(
             plan_round,
             orders=waiting,
@@ -129,6 +140,7 @@ class DispatchLoop:
             travel=travel,
             now=epoch(now),
             policy=self.engine_policy,
+            hotspots=hotspots,
         )
         report.unassigned = plan.unassigned
         predicted: dict[str, float] = {}
@@ -138,6 +150,13 @@ class DispatchLoop:
             if route.committed and route.courier_id in view.idle:
                 await self._commit(route, catalog, drop_node, now, report)
         await self.state.update_predictions(list(predicted), [from_epoch(t) for t in predicted.values()])
+        committed = {courier for courier, _ in report.committed}
+        report.repositions = {
+            m.courier_id: _node(m.location)
+            for m in plan.repositions
+            if m.courier_id in view.idle and m.courier_id not in committed
+        }
+        await self.state.set_repositions(sorted(view.idle - committed), report.repositions)
         self._refresh_load(orders, view, catalog, now)
         self._gauges(zones, orders, predicted, view, now)
         report.duration_s = time.perf_counter() - started
@@ -154,6 +173,17 @@ class DispatchLoop:
                 await self.keeper.rebuild(self._load_stores)
                 self._stores_seen = seen
         return self.keeper.current
+
+    async def _hotspots(self, zones, catalog, now) -> dict[Hashable, float]:
+        """Where orders came from in the last hour, by store node (prepositioning's demand)."""
+        demand = await self.state.recent_demand(sorted(zones), since=now - DEMAND_WINDOW)
+        spots: dict[Hashable, float] = {}
+        for store_id, count in demand.items():
+            position = catalog.position(store_id)
+            if position is not None:
+                node = int(catalog.nodes[position])
+                spots[node] = spots.get(node, 0.0) + count
+        return spots
 
     async def _courier_zones(self) -> set[str]:
         return set(await self.state.couriers_zones())

@@ -196,7 +196,7 @@ TASKS = s.obj(
             s.obj(
                 ["kind", "order_ids", "location"],
                 {
-                    "kind": {"type": "string", "enum": ["pickup", "dropoff"]},
+                    "kind": {"type": "string", "enum": ["pickup", "dropoff", "reposition"]},
                     "store_id": s.ID,
                     "order_ids": s.array(s.ID),
                     "location": s.LAT_LON,

@@ -14,7 +14,8 @@ from dispatch.postgres.route_closing import close_route_if_empty
 from dispatch.sla import outcome_when_delivered
 
 _COURIER_COLUMNS = (
-    "courier_id, name, zone, capacity, on_shift, shift_ends_at, lat, lon, position_at, route_id"
+    "courier_id, name, zone, capacity, on_shift, shift_ends_at, lat, lon, position_at, route_id,"
+    " reposition_node"
 )
 
 

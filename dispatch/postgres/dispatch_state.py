@@ -24,6 +24,30 @@ class PostgresDispatchState:
         )
         return [OpenOrderRow(**dict(r)) for r in rows]
 
+    async def recent_demand(self, zones: Sequence[str], *, since: datetime) -> dict[str, int]:
+        """Orders placed per store since ``since`` (prepositioning sends idle couriers there)."""
+        rows = await self._pool.fetch(
+            "SELECT store_id, count(*) AS n FROM orders WHERE zone = ANY($1::text[]) AND placed_at >= $2"
+            " GROUP BY store_id",
+            list(zones),
+            since,
+        )
+        return {r["store_id"]: r["n"] for r in rows}
+
+    async def set_repositions(self, idle: Sequence[str], targets: dict[str, int]) -> None:
+        """Each idle courier's waiting place (a road node), or none; busy couriers are left alone."""
+        if not idle:
+            return
+        ids = list(idle)
+        await self._pool.execute(
+            "UPDATE couriers c SET reposition_node = t.node"
+            " FROM unnest($1::text[], $2::integer[]) AS t(courier_id, node)"
+            " WHERE c.courier_id = t.courier_id AND c.route_id IS NULL"
+            " AND c.reposition_node IS DISTINCT FROM t.node",
+            ids,
+            [targets.get(c) for c in ids],
+        )
+
     async def stores_signature(self) -> tuple[int, object]:
         """Changes whenever a store is registered or updated, by any process."""
         row = await self._pool.fetchrow("SELECT count(*) AS n, max(updated_at) AS at FROM stores")
@@ -110,7 +134,8 @@ class PostgresDispatchState:
             if route_id is None:
                 return None
             claimed = await conn.fetchval(
-                "UPDATE couriers SET route_id = $2 WHERE courier_id = $1 AND route_id IS NULL AND on_shift"
+                "UPDATE couriers SET route_id = $2, reposition_node = NULL"
+                " WHERE courier_id = $1 AND route_id IS NULL AND on_shift"
                 " RETURNING courier_id",
                 courier_id,
                 route_id,

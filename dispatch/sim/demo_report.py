@@ -64,6 +64,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
         "courier_utilization": round(busy_h / shift_h, 3) if shift_h else None,
         "orders_per_courier_hour": round(len(delivered) / shift_h, 2) if shift_h else None,
         "rejected_tasks": result.rejected_tasks,
+        "courier_repositions": result.repositions,
         "stock_syncs": result.stock_syncs,
         "stores_used": len(per_store),
         "store_share_top5": [(s, n) for s, n in per_store.most_common(5)],
@@ -91,6 +92,7 @@ def format_report(figures: dict) -> str:
         f"courier utilization     {_pct(figures['courier_utilization']):>8}",
         f"orders / courier-hour   {figures['orders_per_courier_hour']:>8}",
         f"tasks rejected          {figures['rejected_tasks']:>8}",
+        f"courier repositions     {figures['courier_repositions']:>8}",
         f"stock syncs             {figures['stock_syncs']:>8}",
         f"stores used             {figures['stores_used']:>8}   orders per store min/max "
         f"{figures['store_orders_min_max']}",

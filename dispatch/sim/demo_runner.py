@@ -66,6 +66,7 @@ class CourierSim:
     busy_s: float = 0.0
     shift_s: float = 0.0
     delivered: int = 0
+    heading: tuple[float, float] | None = None  # where it is repositioning to, while idle
 
     def position(self, t: float) -> tuple[float, float]:
         pts = self.waypoints
@@ -97,6 +98,7 @@ class DemoResult:
     end_s: float
     wall_s: float
     requests: int
+    repositions: int = 0
 
 
 class DemoRunner:
@@ -132,6 +134,7 @@ class DemoRunner:
         self.packers: dict[str, list[float]] = {s.store_id: [0.0, 0.0] for s in city.shops}
         self.samples: list[Sample] = []
         self.rejected_tasks = 0
+        self.repositions = 0
         self.stock_syncs = 0
         self.requests = 0
         self.order_headers: dict[str, str] = {}
@@ -256,6 +259,7 @@ class DemoRunner:
             self._now_s,
             time.perf_counter() - started,
             self.requests,
+            self.repositions,
         )
 
     def _open_orders(self) -> int:
@@ -432,7 +436,12 @@ class DemoRunner:
         return await asyncio.gather(*(bounded(c) for c in calls))
 
     async def _take_tasks(self, courier: CourierSim, status: int, tasks: dict) -> None:
-        if status != 200 or not tasks.get("stops") or tasks.get("route_id") == courier.route_id:
+        if status != 200 or not tasks.get("stops"):
+            return
+        if tasks["stops"][0]["kind"] == "reposition":
+            self._move_to(courier, tasks["stops"][0])
+            return
+        if tasks.get("route_id") == courier.route_id:
             return
         courier.route_id = tasks["route_id"]
         first = tasks["stops"][0]
@@ -447,6 +456,21 @@ class DemoRunner:
             return
         self._ride(courier, tasks["stops"])
 
+    def _move_to(self, courier: CourierSim, stop: dict) -> None:
+        """Ride (still idle, still assignable) to where dispatch asks the courier to wait."""
+        target = (stop["location"]["lon"], stop["location"]["lat"])
+        if courier.heading == target:
+            return
+        courier.heading = target
+        t = self._now_s
+        lon, lat = courier.position(t)
+        points = [(t, lon, lat)]
+        for x, y in [*((stop.get("route") or {}).get("coordinates") or []), list(target)]:
+            t += _metres((points[-1][1], points[-1][2]), (x, y)) / self.config.courier_speed_mps
+            points.append((t, x, y))
+        courier.waypoints = points
+        self.repositions += 1
+
     def _ride(self, courier: CourierSim, stops: list[dict]) -> None:
         """Plan the ride along the service's route geometry and schedule each event on it."""
         speed = self.config.courier_speed_mps
@@ -454,6 +478,7 @@ class DemoRunner:
         lon, lat = courier.position(t)
         points: list[tuple[float, float, float]] = [(t, lon, lat)]
         courier.busy = True
+        courier.heading = None
         start = t
         for stop in stops:
             line = (stop.get("route") or {}).get("coordinates") or []

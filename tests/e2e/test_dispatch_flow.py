@@ -175,3 +175,24 @@ async def test_cancelling_the_only_order_of_a_route_frees_the_courier(client, db
     await client.post("/v1/orders", json=order("o2", road_network, layout["drop"], milk=1), headers=system)
     got = await tick_until_assigned(client, clock, ["o2"], alive=[("c1", token, point(road_network, layout["near"]))])
     assert got[0]["courier_id"] == "c1"
+
+
+async def test_idle_courier_is_asked_to_wait_where_orders_come_from(client, db, road_network, layout, system, clock):  # noqa: F811
+    await add_store(client, road_network, "s1", layout["near"], {"milk": 10})
+    token = await add_courier(client, road_network, "c1", layout["far"])
+    await client.post("/v1/orders", json=order("o1", road_network, layout["drop"], milk=1), headers=system)
+    await client.post("/v1/orders/o1/cancel", headers=system)  # demand seen, nothing left to carry
+    report = await client.app[SERVICES].dispatcher.tick()
+    assert report.repositions == {"c1": layout["near"]}
+    tasks = await (await client.get("/v1/couriers/c1/tasks", headers=token)).json()
+    assert tasks["route_id"] is None
+    [stop] = tasks["stops"]
+    assert stop["kind"] == "reposition" and stop["order_ids"] == []
+    assert stop["location"] == point(road_network, layout["near"])
+    assert stop["route"]["coordinates"][-1] == [stop["location"]["lon"], stop["location"]["lat"]]
+    # a route replaces the waiting place
+    await client.post("/v1/orders", json=order("o2", road_network, layout["drop"], milk=1), headers=system)
+    await tick_until_assigned(client, clock, ["o2"], alive=[("c1", token, point(road_network, layout["far"]))])
+    assert await db.fetchval("SELECT reposition_node FROM couriers") is None
+    kinds = [s["kind"] for s in (await (await client.get("/v1/couriers/c1/tasks", headers=token)).json())["stops"]]
+    assert kinds == ["pickup", "dropoff"]
