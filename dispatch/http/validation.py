@@ -62,6 +62,18 @@ class FieldReader:
     def has(self, key: str) -> bool:
         return key in self.body and self.body[key] is not None
 
+    def _within(
+        self, key: str, value: float, minimum: float | None, maximum: float | None, *, exclusive_minimum: bool
+    ) -> bool:
+        """Check the bounds of a number, recording why it is out of them."""
+        if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+            self.fail(key, f"must be {'above' if exclusive_minimum else 'at least'} {minimum}")
+            return False
+        if maximum is not None and value > maximum:
+            self.fail(key, f"must be at most {maximum}")
+            return False
+        return True
+
     def string(
         self, key: str, *, required: bool = True, max_length: int = 200, default: str | None = None
     ) -> str | None:
@@ -105,11 +117,7 @@ class FieldReader:
         if not _is_int(value):
             self.fail(key, "must be an integer")
             return default
-        if minimum is not None and value < minimum:
-            self.fail(key, f"must be at least {minimum}")
-            return default
-        if maximum is not None and value > maximum:
-            self.fail(key, f"must be at most {maximum}")
+        if not self._within(key, value, minimum, maximum, exclusive_minimum=False):
             return default
         return value
 
@@ -155,11 +163,7 @@ class FieldReader:
         if not _is_number(value):
             self.fail(key, "must be a number")
             return default
-        if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
-            self.fail(key, f"must be {'above' if exclusive_minimum else 'at least'} {minimum}")
-            return default
-        if maximum is not None and value > maximum:
-            self.fail(key, f"must be at most {maximum}")
+        if not self._within(key, value, minimum, maximum, exclusive_minimum=exclusive_minimum):
             return default
         return float(value)
 
