@@ -22,5 +22,5 @@ SERVICES: web.AppKey[Services] = web.AppKey("services")
 ROLE: web.AppKey[str] = web.AppKey("role")  # all | api | dispatcher
 OPENAPI: web.AppKey[dict] = web.AppKey("openapi")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
-PRINCIPAL: web.RequestKey[Any] = web.RequestKey("principal", object)  # dispatch.auth.Principal
+PRINCIPAL: web.RequestKey[Any] = web.RequestKey("principal", object)  # dispatch.access.tokens.Principal
 RATE_LIMITER: web.AppKey[Any] = web.AppKey("rate_limiter")  # dispatch.http.rate_limit.RateLimiter

@@ -10,14 +10,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from dispatch.auth import Role
-from dispatch.catalog_keeper import CatalogKeeper
-from dispatch.courier_flow import CourierFlow
-from dispatch.http.auth import TokenAuthenticator
-from dispatch.intake import Intake
+from dispatch.access.authenticator import TokenAuthenticator
+from dispatch.access.tokens import Role
+from dispatch.catalog.keeper import CatalogKeeper
+from dispatch.catalog.load import StoreLoad
+from dispatch.catalog.stores import StoreService
+from dispatch.couriers.flow import CourierFlow
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
-from dispatch.loop import DispatchLoop
-from dispatch.order_flow import OrderFlow
+from dispatch.orders.flow import OrderFlow
+from dispatch.orders.intake import Intake
+from dispatch.orders.retention import DropoffRetention
 from dispatch.postgres.couriers import PostgresCourierRepository
 from dispatch.postgres.database import create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
@@ -27,11 +29,9 @@ from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
-from dispatch.retention import DropoffRetention
+from dispatch.round.loop import DispatchLoop
+from dispatch.round.zone_lease import ZoneLease
 from dispatch.services import Services
-from dispatch.store_load import StoreLoad
-from dispatch.store_service import StoreService
-from dispatch.zone_lease import ZoneLease
 from geo.network import RoadNetwork
 from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView

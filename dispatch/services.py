@@ -6,20 +6,20 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from dispatch.catalog_keeper import CatalogKeeper
+from dispatch.access.authenticator import TokenAuthenticator
+from dispatch.catalog.keeper import CatalogKeeper
+from dispatch.catalog.load import StoreLoad
+from dispatch.catalog.stores import StoreService
 from dispatch.clock import Clock
-from dispatch.courier_flow import CourierFlow
-from dispatch.http.auth import TokenAuthenticator
-from dispatch.intake import Intake
-from dispatch.loop import DispatchLoop
+from dispatch.couriers.flow import CourierFlow
 from dispatch.metrics import Metrics
-from dispatch.order_flow import OrderFlow
+from dispatch.orders.flow import OrderFlow
+from dispatch.orders.intake import Intake
 from dispatch.postgres.ops import PostgresOpsRepository
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.round.loop import DispatchLoop
 from dispatch.settings import Policy, Settings
-from dispatch.store_load import StoreLoad
-from dispatch.store_service import StoreService
 from stores.stock_view import StockView
 
 

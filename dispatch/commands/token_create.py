@@ -18,7 +18,7 @@ def run(args: argparse.Namespace, settings) -> int:
 
     import asyncpg
 
-    from dispatch.auth import Role, check_scope, mint_token
+    from dispatch.access.tokens import Role, check_scope, mint_token
     from dispatch.clock import SystemClock
     from dispatch.postgres.database import resolve_database_url
     from dispatch.postgres.migrate import apply_migrations

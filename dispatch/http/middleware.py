@@ -9,7 +9,7 @@ import uuid
 
 from aiohttp import web
 
-from dispatch.auth import hash_token
+from dispatch.access.tokens import hash_token
 from dispatch.errors import DispatchError
 from dispatch.http.problems import ApiError, error_response
 from dispatch.keys import METRICS, PRINCIPAL, RATE_LIMITER, REQUEST_ID, SERVICES, SETTINGS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch.auth import Role
+from dispatch.access.tokens import Role
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
 from dispatch.http.openapi import Endpoint

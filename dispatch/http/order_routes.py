@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch.auth import Role
+from dispatch.access.tokens import Role
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
 from dispatch.http.openapi import Endpoint
@@ -12,7 +12,7 @@ from dispatch.http.problems import ApiError
 from dispatch.http.validation import MAX_QUANTITY, MAX_SKU_LENGTH, FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
-from dispatch.order_model import Order, OrderRequest, request_digest
+from dispatch.orders.model import Order, OrderRequest, request_digest
 
 ORDER_MAX_BYTES = 64 * 1024
 MAX_LINES = 100

@@ -6,7 +6,7 @@ from datetime import time
 
 from aiohttp import web
 
-from dispatch.auth import Role
+from dispatch.access.tokens import Role
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
 from dispatch.http.openapi import Endpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch.auth import Role, check_scope, mint_token
+from dispatch.access.tokens import Role, check_scope, mint_token
 from dispatch.errors import NotFound
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role

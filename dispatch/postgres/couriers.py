@@ -8,10 +8,10 @@ from datetime import datetime
 
 import asyncpg
 
-from dispatch.courier_model import ActiveRoute, Courier
+from dispatch.couriers.model import ActiveRoute, Courier
 from dispatch.errors import InvalidTransition, NotFound
+from dispatch.orders.sla import outcome_when_delivered
 from dispatch.postgres.route_closing import close_route_if_empty
-from dispatch.sla import outcome_when_delivered
 
 _COURIER_COLUMNS = (
     "courier_id, name, zone, capacity, on_shift, shift_ends_at, lat, lon, position_at, route_id,"

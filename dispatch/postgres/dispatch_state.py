@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from dispatch.courier_model import CourierRow, OpenOrderRow
+from dispatch.couriers.model import CourierRow, OpenOrderRow
 
 
 class PostgresDispatchState:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
-from dispatch.order_model import PlaceResult
+from dispatch.orders.model import Placement, PlaceResult
 from dispatch.postgres.orders import PostgresOrderRepository
 
 # Below PostgreSQL's 64 cached subtransactions per backend (each order is one).
@@ -30,25 +28,6 @@ _PLACE_MANY = (
     " $8::float8[], $9::float8[], $10::integer[], $11::timestamptz[], $12::timestamptz[],"
     " $13::timestamptz[], $14::timestamptz[], $15::jsonb[])"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """One order to place at one store (the arguments of ``PostgresOrderRepository.place``)."""
-
-    order_id: str
-    digest: str
-    store_id: str
-    zone: str
-    lines: tuple[tuple[str, int], ...]
-    drop_lat: float
-    drop_lon: float
-    drop_node: int
-    placed_at: datetime
-    promised_by: datetime
-    predicted_delivery_at: datetime
-    ready_at: datetime
-    response: dict
 
 
 class _Waiting:

@@ -9,10 +9,10 @@ from datetime import datetime
 import asyncpg
 
 from dispatch.errors import InvalidTransition, NotCancellable, NotFound
-from dispatch.order_lifecycle import HOLDS_RESERVATION, OrderStatus, check_transition
-from dispatch.order_model import Order, OrderEvent, PlaceResult
+from dispatch.orders.lifecycle import HOLDS_RESERVATION, OrderStatus, check_transition
+from dispatch.orders.model import Order, OrderEvent, PlaceResult
+from dispatch.orders.sla import Outcome, outcome_when_closed
 from dispatch.postgres.route_closing import close_route_if_empty
-from dispatch.sla import Outcome, outcome_when_closed
 
 RESERVATION_LOST = "FD409"
 _ORDER_COLUMNS = (

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
-from dispatch.auth import NewToken, Principal, Role, TokenRecord, hash_token
+from dispatch.access.tokens import NewToken, Principal, Role, TokenRecord, hash_token
 
 
 class PostgresTokenRepository:

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from dispatch.orders.model import Placement
 from dispatch.postgres.database import create_pool
-from dispatch.postgres.order_batcher import OrderBatcher, Placement
+from dispatch.postgres.order_batcher import OrderBatcher
 from tests.conftest import T0
 
 

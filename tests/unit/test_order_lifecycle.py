@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from dispatch.errors import InvalidTransition, NotCancellable
-from dispatch.order_lifecycle import (
+from dispatch.orders.lifecycle import (
     HOLDS_RESERVATION,
     OPEN,
     OrderStatus,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatch.sla import (
+from dispatch.orders.sla import (
     Outcome,
     counts_against_sli,
     is_overdue,

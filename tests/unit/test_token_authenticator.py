@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from dispatch.auth import Principal, Role, hash_token
-from dispatch.http.auth import TokenAuthenticator
+from dispatch.access.authenticator import TokenAuthenticator
+from dispatch.access.tokens import Principal, Role, hash_token
 
 
 class FakeTokens:

@@ -11,15 +11,15 @@ import asyncio
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatch.catalog_keeper import CatalogKeeper
+from dispatch.catalog.keeper import CatalogKeeper
+from dispatch.catalog.load import StoreLoad
 from dispatch.errors import OrderIdReused, OutOfArea, OutOfStock
 from dispatch.metrics import Metrics
-from dispatch.order_model import OrderRequest
-from dispatch.postgres.order_batcher import OrderBatcher, Placement
+from dispatch.orders.model import OrderRequest, Placement
+from dispatch.orders.sla import promise_for
+from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.settings import Policy
-from dispatch.sla import promise_for
-from dispatch.store_load import StoreLoad
 from geo.errors import OutOfArea as OffNetwork
 from stores.choice import Candidate, choose_store
 from stores.stock_view import StockView

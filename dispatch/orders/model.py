@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from dispatch.order_lifecycle import OrderStatus
+from dispatch.orders.lifecycle import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,22 @@ class PlaceResult:
     kind: str  # placed | exists | race_lost
     digest: str | None = None
     response: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One order to place at one store (the arguments of ``PostgresOrderRepository.place``)."""
+
+    order_id: str
+    digest: str
+    store_id: str
+    zone: str
+    lines: tuple[tuple[str, int], ...]
+    drop_lat: float
+    drop_lon: float
+    drop_node: int
+    placed_at: datetime
+    promised_by: datetime
+    predicted_delivery_at: datetime
+    ready_at: datetime
+    response: dict

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dispatch.catalog.load import StoreLoad
 from dispatch.metrics import Metrics
-from dispatch.order_model import Order
+from dispatch.orders.model import Order
 from dispatch.postgres.orders import PostgresOrderRepository
-from dispatch.store_load import StoreLoad
 from stores.stock_view import StockView
 
 

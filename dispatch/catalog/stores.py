@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from dispatch.catalog_keeper import CatalogKeeper
+from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.metrics import Metrics
 from geo.errors import OutOfArea
 from stores.errors import StaleVersion

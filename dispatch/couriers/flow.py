@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from dispatch.courier_model import Courier
+from dispatch.catalog.load import StoreLoad
+from dispatch.couriers.model import Courier
 from dispatch.metrics import Metrics
 from dispatch.postgres.couriers import PostgresCourierRepository
 from dispatch.settings import Policy
-from dispatch.store_load import StoreLoad
 from geo.errors import OutOfArea as OffNetwork
 from geo.network import RoadNetwork
 from geo.routes import route_geometry
@@ -153,6 +153,6 @@ class CourierFlow:
 
 
 def _iso_epoch(seconds: float | None) -> str | None:
-    from dispatch.round_inputs import from_epoch
+    from dispatch.round.inputs import from_epoch
 
     return from_epoch(seconds).isoformat() if seconds is not None else None

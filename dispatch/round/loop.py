@@ -9,6 +9,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from dispatch.catalog.load import StoreLoad
 from dispatch.clock import Clock
 from dispatch.engine.model import EnginePolicy, RoundPlan
 from dispatch.engine.plan import plan_round
@@ -16,17 +17,16 @@ from dispatch.metrics import COURIER_STATES, STAGES, Metrics
 from dispatch.postgres.couriers import PostgresCourierRepository
 from dispatch.postgres.database import CONNECTION_ERRORS
 from dispatch.postgres.dispatch_state import PostgresDispatchState
-from dispatch.round_inputs import (
+from dispatch.round.inputs import (
     courier_eta_by_store,
     engine_couriers,
     engine_orders,
     epoch,
     from_epoch,
 )
+from dispatch.round.travel import NetworkTravel
+from dispatch.round.zone_lease import ZoneLease
 from dispatch.settings import Policy
-from dispatch.store_load import StoreLoad
-from dispatch.travel import NetworkTravel
-from dispatch.zone_lease import ZoneLease
 
 log = logging.getLogger("flashdispatch.loop")
 DEMAND_WINDOW = timedelta(hours=1)
@@ -72,7 +72,7 @@ class DispatchLoop:
         load_stores=None,
         retention=None,
     ) -> None:
-        self.retention = retention  # dispatch.retention.DropoffRetention, or None
+        self.retention = retention  # dispatch.orders.retention.DropoffRetention, or None
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state

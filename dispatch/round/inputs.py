@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from dispatch.courier_model import CourierRow, OpenOrderRow
+from dispatch.couriers.model import CourierRow, OpenOrderRow
 from dispatch.engine.model import CourierState, OpenOrder
 from geo.network import RoadNetwork
 from stores.catalog import StoreCatalog
