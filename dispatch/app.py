@@ -9,6 +9,7 @@ from dispatch import lifecycle
 from dispatch.clock import Clock, SystemClock
 from dispatch.http import (
     courier_routes,
+    event_routes,
     ops_routes,
     order_routes,
     store_routes,
@@ -34,6 +35,7 @@ def endpoints() -> list[Endpoint]:
         *order_routes.ENDPOINTS,
         *courier_routes.ENDPOINTS,
         *ops_routes.ENDPOINTS,
+        *event_routes.ENDPOINTS,
     ]
 
 

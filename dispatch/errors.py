@@ -45,3 +45,7 @@ class Conflict(DispatchError):
 
 class Unavailable(DispatchError):
     code = "unavailable"
+
+
+class InvalidCursor(DispatchError):
+    code = "invalid_cursor"

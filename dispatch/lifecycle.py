@@ -26,6 +26,7 @@ from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
 from dispatch.postgres.order_batcher import OrderBatcher
+from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
@@ -152,6 +153,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             ),
         ),
         ops=PostgresOpsRepository(pool),
+        events=PostgresEventLog(pool),
     )
     for zone in await dispatch_state.couriers_zones():
         metrics.ensure_zone(zone)

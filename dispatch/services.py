@@ -16,6 +16,7 @@ from dispatch.metrics import Metrics
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.round.loop import DispatchLoop
@@ -42,6 +43,7 @@ class Services:
     couriers: CourierFlow
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository
+    events: PostgresEventLog
 
     def refresh_gauges(self) -> None:
         """Gauges read at scrape time (pool use)."""

@@ -31,6 +31,15 @@ TABLES = (
 )
 
 
+# Every test that writes orders leaves each order's events numbered 1..n, n = orders.event_seq.
+GAPS = (
+    "SELECT o.order_id, o.event_seq, count(e.event_id) AS n, min(e.sequence) AS first, max(e.sequence) AS last"
+    " FROM orders o LEFT JOIN order_events e USING (order_id) GROUP BY o.order_id, o.event_seq"
+    " HAVING o.event_seq <> count(e.event_id) OR coalesce(max(e.sequence), 0) <> count(e.event_id)"
+    " OR coalesce(min(e.sequence), 1) <> 1"
+)
+
+
 def _server_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
@@ -96,6 +105,8 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     try:
         yield conn
+        broken = await conn.fetch(GAPS)
+        assert not broken, f"event logs with gaps or a wrong last number: {[dict(r) for r in broken][:5]}"
     finally:
         await conn.close()
 

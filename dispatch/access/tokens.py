@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from dispatch.orders.events import Actor
+from dispatch.orders.lifecycle import ActorType
+
 
 class Role(StrEnum):
     OPERATOR = "operator"
@@ -29,6 +32,11 @@ class Principal:
         return self.role is Role.OPERATOR or (
             self.role is Role.STORE and self.store_id == store_id
         )
+
+    @property
+    def actor(self) -> Actor:
+        """How this caller appears in an order's audit trail: its store, its courier, or its token."""
+        return Actor(ActorType(self.role.value), self.store_id or self.courier_id or self.token_id)
 
     def can_act_for_courier(self, courier_id: str) -> bool:
         return self.role is Role.OPERATOR or (

@@ -39,7 +39,7 @@ def order_json(order: Order) -> dict:
         "delivered_at": _iso(order.delivered_at),
         "outcome": order.outcome,
         "failure_reason": order.failure_reason,
-        "events": [{"status": e.status, "at": _iso(e.at)} for e in order.events],
+        "events": [e.as_json() for e in order.events],
         "items": [{"sku": sku, "quantity": qty} for sku, qty in order.lines],
         "drop_off": drop_off,
     }
@@ -79,13 +79,15 @@ def parse_order(body: dict) -> OrderRequest:
 
 async def post_order(request: web.Request) -> web.Response:
     """Dispatch an order: choose the store, reserve the stock, make the promise."""
-    require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR)
+    principal = require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR)
     body = await read_json_object(request, max_bytes=ORDER_MAX_BYTES)
     if isinstance(body.get("order_id"), str):
         bind_order(body["order_id"][:128])
     order = parse_order(body)
     services = request.app[SERVICES]
-    status, body = await services.intake.place(order, now=request.app[CLOCK].now())
+    status, body = await services.intake.place(
+        order, now=request.app[CLOCK].now(), actor=principal.actor
+    )
     return web.json_response(body, status=status)
 
 
@@ -108,9 +110,11 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def cancel_order(request: web.Request) -> web.Response:
     """Cancel before pickup: the reservation is released exactly once."""
-    require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR)
+    principal = require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR)
     services = request.app[SERVICES]
-    order = await services.order_flow.cancel(_order_id(request), now=request.app[CLOCK].now())
+    order = await services.order_flow.cancel(
+        _order_id(request), now=request.app[CLOCK].now(), actor=principal.actor
+    )
     return web.json_response(order_json(order))
 
 
@@ -135,9 +139,11 @@ async def store_orders(request: web.Request) -> web.Response:
 async def mark_packed(request: web.Request) -> web.Response:
     """The store says the order is packed and ready for the courier."""
     store_id = request.match_info["store_id"]
-    require_store(request, store_id)
+    principal = require_store(request, store_id)
     services = request.app[SERVICES]
-    order = await services.orders.mark_packed(store_id, _order_id(request), now=request.app[CLOCK].now())
+    order = await services.orders.mark_packed(
+        store_id, _order_id(request), now=request.app[CLOCK].now(), actor=principal.actor
+    )
     return web.json_response(order_json(order))
 
 
@@ -180,7 +186,7 @@ ORDER = s.obj(
         "courier_id": {"type": "string", "nullable": True},
         "promised_by": s.TIMESTAMP,
         "predicted_delivery_at": s.TIMESTAMP,
-        "events": s.array(s.obj(["status", "at"], {"status": {"type": "string"}, "at": s.TIMESTAMP})),
+        "events": s.array(s.EVENT),
         "items": s.array(ITEM),
         "drop_off": {**s.LAT_LON, "nullable": True},
     },

@@ -6,6 +6,7 @@ from aiohttp import web
 
 STATUS_BY_CODE: dict[str, int] = {
     "malformed_json": 400,
+    "invalid_cursor": 400,
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,

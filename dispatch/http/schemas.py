@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dispatch.orders.lifecycle import ActorType
+
 ID = {"type": "string", "minLength": 1, "maxLength": 128}
 SKU = {"type": "string", "minLength": 1, "maxLength": 128}
 TIMESTAMP = {"type": "string", "format": "date-time"}
@@ -146,3 +148,26 @@ STOCK_LEVELS = obj(
         "next_after": {"type": "string", "nullable": True},
     },
 )
+
+ACTOR = obj(
+    ["type", "id"],
+    {
+        "type": {"type": "string", "enum": [a.value for a in ActorType]},
+        "id": {"type": "string", "nullable": True},
+    },
+)
+EVENT = obj(
+    ["event_id", "order_id", "sequence", "type", "occurred_at", "actor", "reason", "data"],
+    {
+        "event_id": {"type": "string"},
+        "order_id": ID,
+        "sequence": {"type": "integer", "minimum": 1},
+        "type": {"type": "string"},
+        "occurred_at": TIMESTAMP,
+        "actor": ACTOR,
+        "reason": {"type": "string", "nullable": True},
+        "data": {"type": "object"},
+    },
+)
+EVENT_PAGE = obj(["events", "next"], {"events": array(EVENT), "next": {"type": "string"}})
+

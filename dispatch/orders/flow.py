@@ -6,6 +6,7 @@ from datetime import datetime
 
 from dispatch.catalog.load import StoreLoad
 from dispatch.metrics import Metrics
+from dispatch.orders.events import Actor
 from dispatch.orders.model import Order
 from dispatch.postgres.orders import PostgresOrderRepository
 from stores.stock_view import StockView
@@ -25,8 +26,8 @@ class OrderFlow:
         self.load = load
         self.metrics = metrics
 
-    async def cancel(self, order_id: str, *, now: datetime) -> Order:
-        order, outcome, changed = await self.orders.cancel(order_id, now=now)
+    async def cancel(self, order_id: str, *, now: datetime, actor: Actor, reason: str | None = None) -> Order:
+        order, outcome, changed = await self.orders.cancel(order_id, now=now, actor=actor, reason=reason)
         if changed:
             for sku, qty in order.lines:
                 self.stock_view.adjust(order.store_id, sku, qty)

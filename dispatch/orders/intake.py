@@ -15,6 +15,7 @@ from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.errors import OrderIdReused, OutOfArea, OutOfStock
 from dispatch.metrics import Metrics
+from dispatch.orders.events import Actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.sla import promise_for
 from dispatch.postgres.order_batcher import OrderBatcher
@@ -48,7 +49,7 @@ class Intake:
         self.tz = tz
         self._in_flight: dict[str, tuple[str, asyncio.Future[tuple[int, dict]]]] = {}
 
-    async def place(self, request: OrderRequest, *, now: datetime) -> tuple[int, dict]:
+    async def place(self, request: OrderRequest, *, now: datetime, actor: Actor) -> tuple[int, dict]:
         """Place an order idempotently; returns (HTTP status, body). Refusals raise domain errors.
 
         Concurrent requests with the same id in this process share the first one's work;
@@ -61,11 +62,11 @@ class Intake:
                 return await asyncio.shield(leader)
             # a different body under the same id: let the first finish, then judge afresh
             await asyncio.wait([leader])
-            return await self.place(request, now=now)
+            return await self.place(request, now=now, actor=actor)
         future: asyncio.Future[tuple[int, dict]] = asyncio.get_running_loop().create_future()
         self._in_flight[request.order_id] = (request.digest, future)
         try:
-            result = await self._place(request, now)
+            result = await self._place(request, now, actor)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: followers re-raise it themselves
@@ -76,11 +77,11 @@ class Intake:
         finally:
             del self._in_flight[request.order_id]
 
-    async def _place(self, request: OrderRequest, now: datetime) -> tuple[int, dict]:
+    async def _place(self, request: OrderRequest, now: datetime, actor: Actor) -> tuple[int, dict]:
         """Choose and reserve; a known order id is answered by the placement itself (``exists``),
         or, on every refusal path, by a lookup first (an order placed earlier is never refused)."""
         try:
-            return await self._choose_and_reserve(request, now)
+            return await self._choose_and_reserve(request, now, actor)
         except (OutOfArea, OutOfStock) as refusal:
             known = await self.orders.find_answer(request.order_id)
             if known is not None:
@@ -92,7 +93,9 @@ class Intake:
                 self.metrics.order_rejections.labels("out_of_area").inc()
             raise
 
-    async def _choose_and_reserve(self, request: OrderRequest, now: datetime) -> tuple[int, dict]:
+    async def _choose_and_reserve(
+        self, request: OrderRequest, now: datetime, actor: Actor
+    ) -> tuple[int, dict]:
         catalog = self.keeper.current
         try:
             snap = self.keeper.network.snap(
@@ -123,7 +126,7 @@ class Intake:
                 raise OutOfArea("no open store reaches this address within its delivery radius")
             nearest = choice.nearest_in_range
             for candidate in choice.candidates:
-                answer = await self._try_store(request, candidate, snap.node, placed_at, now)
+                answer = await self._try_store(request, candidate, snap.node, placed_at, now, actor)
                 if answer is not None:
                     return answer
             # Before refusing, ask the database: another process may have synced stock that
@@ -163,7 +166,13 @@ class Intake:
         return grew
 
     async def _try_store(
-        self, request: OrderRequest, candidate: Candidate, node: int, placed_at: datetime, now: datetime
+        self,
+        request: OrderRequest,
+        candidate: Candidate,
+        node: int,
+        placed_at: datetime,
+        now: datetime,
+        actor: Actor,
     ) -> tuple[int, dict] | None:
         catalog = self.keeper.current
         store = catalog.store(candidate.store_id)
@@ -195,6 +204,8 @@ class Intake:
                 predicted_delivery_at=predicted,
                 ready_at=ready_at,
                 response=response,
+                actor=actor,
+                occurred_at=now,
             )
         )
         if result.kind == "placed":

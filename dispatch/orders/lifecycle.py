@@ -1,7 +1,15 @@
-"""The order lifecycle: statuses and the transitions allowed between them (pure)."""
+"""The order lifecycle: every way an order may change, from which statuses, by whom (pure).
+
+``STEPS`` is the only definition of the state machine. Each step names the statuses it may
+start from, the status it leads to (or none: the status stays and only an event is written),
+the actors allowed to take it, and the event it appends. The PostgreSQL adapters take their
+guards from here (``sources``, ``target``) and the event type from here (``event_of``), so a
+new capability is one more row in this table rather than one more SQL string.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from dispatch.errors import InvalidTransition, NotCancellable
@@ -17,33 +25,159 @@ class OrderStatus(StrEnum):
     FAILED = "failed"
 
 
+class ActorType(StrEnum):
+    """Who took a step: the audit trail's ``actor.type``."""
+
+    SYSTEM = "system"
+    OPERATOR = "operator"
+    STORE = "store"
+    COURIER = "courier"
+    ORDER_SYSTEM = "order_system"
+
+
+class EventType(StrEnum):
+    """The ``type`` of an order event (DESIGN.md section 12)."""
+
+    RESERVED = "order.reserved"
+    ASSIGNED = "order.assigned"
+    REASSIGNED = "order.reassigned"
+    UNASSIGNED = "order.unassigned"
+    HELD = "order.held"
+    RELEASED = "order.released"
+    PICKED_UP = "order.picked_up"
+    DELIVERED = "order.delivered"
+    CANCELLED = "order.cancelled"
+    FAILED = "order.failed"
+    LATE = "order.late"
+    PROMISE_EXTENDED = "order.promise_extended"
+    SHORT_PICKED = "order.short_picked"
+    LEG_ADDED = "order.leg_added"
+    ETA_UPDATED = "order.eta_updated"
+    # Facts the store and courier report on the way, kept in the same log:
+    PACKED = "order.packed"
+    ARRIVED_STORE = "order.arrived_store"
+    STOCK_SHORTFALL = "order.stock_shortfall"  # a stock sync left the order's SKU short
+    # Only in events migrated from before the event log (placement wrote two rows then):
+    PLACED = "order.placed"
+
+
+class Step(StrEnum):
+    """Every change an order can go through."""
+
+    RESERVE = "reserve"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    PICK_UP = "pick_up"
+    DELIVER = "deliver"
+    CANCEL = "cancel"
+    FAIL = "fail"
+    PACK = "pack"
+    ARRIVE_STORE = "arrive_store"
+    MARK_LATE = "mark_late"
+    UPDATE_ETA = "update_eta"
+    RECORD_SHORTFALL = "record_shortfall"
+
+
 S = OrderStatus
-TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PLACED: frozenset({S.RESERVED, S.CANCELLED, S.FAILED}),
-    S.RESERVED: frozenset({S.ASSIGNED, S.CANCELLED, S.FAILED}),
-    # back to RESERVED when a courier rejects, goes off shift or falls silent before pickup
-    S.ASSIGNED: frozenset({S.PICKED_UP, S.RESERVED, S.CANCELLED, S.FAILED}),
-    S.PICKED_UP: frozenset({S.DELIVERED, S.FAILED}),
-    S.DELIVERED: frozenset(),
-    S.CANCELLED: frozenset(),
-    S.FAILED: frozenset(),
-}
+A = ActorType
 OPEN = frozenset({S.PLACED, S.RESERVED, S.ASSIGNED, S.PICKED_UP})
 HOLDS_RESERVATION = frozenset({S.RESERVED, S.ASSIGNED})
+CLOSED = frozenset({S.DELIVERED, S.CANCELLED, S.FAILED})
+IN_DISPATCH = frozenset({S.RESERVED, S.ASSIGNED, S.PICKED_UP})  # what a round reads and gauges
+ON_ROUTE = frozenset({S.ASSIGNED, S.PICKED_UP})  # keeps a courier's route open
 
 
-def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
-    return new in TRANSITIONS[current]
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of the state machine."""
+
+    step: Step
+    sources: frozenset[OrderStatus]  # empty: the step creates the order
+    target: OrderStatus | None  # None: the status stays, only the event is written
+    actors: frozenset[ActorType]
+    event: EventType
 
 
-def sources_of(new: OrderStatus) -> frozenset[OrderStatus]:
-    """Every status an order may move to ``new`` from (used as the conditional-write guard)."""
-    return frozenset(s for s, targets in TRANSITIONS.items() if new in targets)
+def _row(
+    step: Step,
+    sources: frozenset[OrderStatus],
+    target: OrderStatus | None,
+    actors: set[ActorType],
+    event: EventType,
+) -> tuple[Step, Transition]:
+    return step, Transition(step, sources, target, frozenset(actors), event)
 
 
-def check_transition(order_id: str, current: OrderStatus, new: OrderStatus) -> None:
-    if can_transition(current, new):
+STEPS: dict[Step, Transition] = dict(
+    [
+        _row(Step.RESERVE, frozenset(), S.RESERVED, {A.ORDER_SYSTEM, A.OPERATOR}, EventType.RESERVED),
+        _row(Step.ASSIGN, frozenset({S.RESERVED}), S.ASSIGNED, {A.SYSTEM}, EventType.ASSIGNED),
+        # back to the pool: the courier rejects, goes off shift or falls silent before pickup
+        _row(Step.UNASSIGN, frozenset({S.ASSIGNED}), S.RESERVED, {A.SYSTEM, A.COURIER}, EventType.UNASSIGNED),
+        _row(Step.PICK_UP, frozenset({S.ASSIGNED}), S.PICKED_UP, {A.COURIER}, EventType.PICKED_UP),
+        _row(Step.DELIVER, frozenset({S.PICKED_UP}), S.DELIVERED, {A.COURIER}, EventType.DELIVERED),
+        _row(
+            Step.CANCEL,
+            frozenset({S.PLACED, S.RESERVED, S.ASSIGNED}),
+            S.CANCELLED,
+            {A.ORDER_SYSTEM, A.OPERATOR},
+            EventType.CANCELLED,
+        ),
+        _row(
+            Step.FAIL,
+            frozenset({S.PLACED, S.RESERVED, S.ASSIGNED, S.PICKED_UP}),
+            S.FAILED,
+            {A.SYSTEM, A.OPERATOR},
+            EventType.FAILED,
+        ),
+        _row(Step.PACK, HOLDS_RESERVATION, None, {A.STORE, A.OPERATOR}, EventType.PACKED),
+        _row(Step.ARRIVE_STORE, frozenset({S.ASSIGNED}), None, {A.COURIER}, EventType.ARRIVED_STORE),
+        _row(Step.MARK_LATE, OPEN, None, {A.SYSTEM}, EventType.LATE),
+        _row(Step.UPDATE_ETA, OPEN, None, {A.SYSTEM}, EventType.ETA_UPDATED),
+        _row(Step.RECORD_SHORTFALL, HOLDS_RESERVATION, None, {A.STORE}, EventType.STOCK_SHORTFALL),
+    ]
+)
+
+
+def values(statuses: frozenset[OrderStatus]) -> list[str]:
+    """A set of statuses as an SQL parameter (sorted, stable)."""
+    return sorted(s.value for s in statuses)
+
+
+def sources(step: Step) -> list[str]:
+    """The statuses ``step`` may start from, as the SQL guard's parameter (sorted, stable)."""
+    return values(STEPS[step].sources)
+
+
+def target(step: Step) -> str:
+    """The status ``step`` leads to, as the SQL write's parameter."""
+    status = STEPS[step].target
+    if status is None:
+        raise ValueError(f"step {step.value!r} does not change the status")
+    return status.value
+
+
+def event_of(step: Step) -> EventType:
+    return STEPS[step].event
+
+
+def next_statuses(current: OrderStatus) -> frozenset[OrderStatus]:
+    """Every status an order in ``current`` may move to, by any step."""
+    return frozenset(
+        t.target for t in STEPS.values() if current in t.sources and t.target not in (None, current)
+    )
+
+
+def can_take(step: Step, current: OrderStatus, actor: ActorType) -> bool:
+    t = STEPS[step]
+    return current in t.sources and actor in t.actors
+
+
+def check_step(order_id: str, step: Step, current: OrderStatus) -> None:
+    """Raise the domain error that explains why ``step`` is not allowed from ``current``."""
+    if current in STEPS[step].sources:
         return
-    if new is S.CANCELLED:
+    if step is Step.CANCEL:
         raise NotCancellable(f"order {order_id!r} is {current.value} and can no longer be cancelled")
-    raise InvalidTransition(f"order {order_id!r} is {current.value}; it cannot become {new.value}")
+    action = step.value.replace("_", " ")
+    raise InvalidTransition(f"order {order_id!r} is {current.value}; it cannot {action}")

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from dispatch.orders.events import Actor, OrderEvent
 from dispatch.orders.lifecycle import OrderStatus
 
 
@@ -30,13 +31,6 @@ def request_digest(body: dict) -> str:
     """Same parsed JSON → same digest, whatever the key order or whitespace."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
-    status: str
-    at: datetime
-    detail: dict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +81,5 @@ class Placement:
     predicted_delivery_at: datetime
     ready_at: datetime
     response: dict
+    actor: Actor  # who asked (the order system's token, or an operator)
+    occurred_at: datetime  # the service clock at intake (``placed_at`` may be the client's)

@@ -10,7 +10,10 @@ import asyncpg
 
 from dispatch.couriers.model import ActiveRoute, Courier
 from dispatch.errors import InvalidTransition, NotFound
+from dispatch.orders.events import SYSTEM, Actor
+from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
 from dispatch.orders.sla import outcome_when_delivered
+from dispatch.postgres.order_events import append_events
 from dispatch.postgres.route_closing import close_route_if_empty
 
 _COURIER_COLUMNS = (
@@ -32,19 +35,6 @@ def _route(row: asyncpg.Record) -> ActiveRoute:
         depart_at=row["depart_at"],
         pickup_at=row["pickup_at"],
         plan=json.loads(row["plan"]),
-    )
-
-
-async def _event(
-    conn, order_ids: Sequence[str], status: str, at: datetime, detail: dict | None = None
-) -> None:
-    await conn.execute(
-        "INSERT INTO order_events (order_id, status, at, detail)"
-        " SELECT unnest($1::text[]), $2, $3, $4::jsonb",
-        list(order_ids),
-        status,
-        at,
-        json.dumps(detail) if detail is not None else None,
     )
 
 
@@ -107,7 +97,8 @@ class PostgresCourierRepository:
             released: list[str] = []
             if not on:
                 released = await self._release_unpicked(
-                    conn, courier_id, now, reason="courier went off shift"
+                    conn, courier_id, now, actor=Actor(ActorType.COURIER, courier_id),
+                    reason="courier went off shift",
                 )
             return _courier(row), released
 
@@ -154,16 +145,21 @@ class PostgresCourierRepository:
             route_id,
         )
 
-    async def _release_unpicked(self, conn, courier_id: str, now: datetime, *, reason: str) -> list[str]:
-        """Orders assigned to the courier but not picked up go back to ``reserved``."""
+    async def _release_unpicked(
+        self, conn: asyncpg.Connection, courier_id: str, now: datetime, *, actor: Actor, reason: str
+    ) -> list[str]:
+        """Orders assigned to the courier but not picked up go back to the pool."""
         rows = await conn.fetch(
-            "UPDATE orders SET status = 'reserved', courier_id = NULL, route_id = NULL"
-            " WHERE courier_id = $1 AND status = 'assigned' RETURNING order_id",
+            "UPDATE orders SET status = $3, courier_id = NULL, route_id = NULL"
+            " WHERE courier_id = $1 AND status = ANY($2::text[]) RETURNING order_id",
             courier_id,
+            sources(Step.UNASSIGN),
+            target(Step.UNASSIGN),
         )
-        released = [r["order_id"] for r in rows]
-        if released:
-            await _event(conn, released, "reserved", now, {"reason": reason, "courier_id": courier_id})
+        released = sorted(r["order_id"] for r in rows)
+        await append_events(
+            conn, Step.UNASSIGN, released, at=now, actor=actor, reason=reason, data={"courier_id": courier_id}
+        )
         await self._close_route_if_empty(conn, courier_id, now, abandoned=True)
         return released
 
@@ -179,7 +175,9 @@ class PostgresCourierRepository:
         released: list[str] = []
         for courier_id in courier_ids:
             async with self._pool.acquire() as conn, conn.transaction():
-                released += await self._release_unpicked(conn, courier_id, now, reason="courier silent")
+                released += await self._release_unpicked(
+                    conn, courier_id, now, actor=SYSTEM, reason="courier silent"
+                )
         return released
 
     async def reject(self, courier_id: str, order_id: str, *, now: datetime) -> list[str]:
@@ -192,26 +190,35 @@ class PostgresCourierRepository:
             )
             if status is None:
                 raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
-            if status != "assigned":
+            if status not in sources(Step.UNASSIGN):
                 raise InvalidTransition(
                     f"order {order_id!r} is {status}; only an assigned task can be rejected"
                 )
-            return await self._release_unpicked(conn, courier_id, now, reason="courier rejected the task")
+            return await self._release_unpicked(
+                conn, courier_id, now, actor=Actor(ActorType.COURIER, courier_id),
+                reason="courier rejected the task",
+            )
 
     async def arrived_store(self, courier_id: str, order_id: str, *, now: datetime) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             status = await conn.fetchval(
-                "SELECT status FROM orders WHERE order_id = $1 AND courier_id = $2", order_id, courier_id
+                "SELECT status FROM orders WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
+                order_id,
+                courier_id,
             )
             if status is None:
                 raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
-            if status != "assigned":
+            if status not in sources(Step.ARRIVE_STORE):
                 raise InvalidTransition(f"order {order_id!r} is {status}; the courier is past the store")
             already = await conn.fetchval(
-                "SELECT 1 FROM order_events WHERE order_id = $1 AND status = 'arrived_store'", order_id
+                "SELECT 1 FROM order_events WHERE order_id = $1 AND type = $2",
+                order_id,
+                event_of(Step.ARRIVE_STORE).value,
             )
             if not already:
-                await _event(conn, [order_id], "arrived_store", now, {"courier_id": courier_id})
+                await append_events(
+                    conn, Step.ARRIVE_STORE, [order_id], at=now, actor=Actor(ActorType.COURIER, courier_id)
+                )
 
     async def picked_up(
         self, courier_id: str, order_id: str, *, now: datetime
@@ -235,10 +242,9 @@ class PostgresCourierRepository:
                     "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku", order_id
                 )
             ]
-            if row["status"] in ("picked_up", "delivered"):
-                return row["zone"], lines, False
-            if row["status"] != "assigned":
-                raise InvalidTransition(f"order {order_id!r} is {row['status']}; it cannot be picked up")
+            if row["status"] in (target(Step.PICK_UP), target(Step.DELIVER)):
+                return row["zone"], lines, False  # a repeated pickup
+            check_step(order_id, Step.PICK_UP, OrderStatus(row["status"]))
             await conn.execute(
                 "UPDATE stock s SET on_hand = greatest(s.on_hand - l.quantity, 0),"
                 " reserved = s.reserved - l.quantity"
@@ -247,9 +253,16 @@ class PostgresCourierRepository:
                 row["store_id"],
             )
             await conn.execute(
-                "UPDATE orders SET status = 'picked_up', picked_up_at = $2 WHERE order_id = $1", order_id, now
+                "UPDATE orders SET status = $3, picked_up_at = $2"
+                " WHERE order_id = $1 AND status = ANY($4::text[])",
+                order_id,
+                now,
+                target(Step.PICK_UP),
+                sources(Step.PICK_UP),
             )
-            await _event(conn, [order_id], "picked_up", now, {"courier_id": courier_id})
+            await append_events(
+                conn, Step.PICK_UP, [order_id], at=now, actor=Actor(ActorType.COURIER, courier_id)
+            )
             return row["zone"], lines, True
 
     async def delivered(
@@ -268,21 +281,26 @@ class PostgresCourierRepository:
             )
             if row is None:
                 raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
-            if row["status"] == "delivered":
-                return row["zone"], row["placed_at"], None, False
-            if row["status"] != "picked_up":
+            if row["status"] == target(Step.DELIVER):
+                return row["zone"], row["placed_at"], None, False  # a repeated delivery
+            if row["status"] not in sources(Step.DELIVER):
                 raise InvalidTransition(f"order {order_id!r} is {row['status']}; pick it up first")
             outcome = None
             if row["outcome"] is None:
                 outcome = outcome_when_delivered(now, row["promised_by"]).value
             await conn.execute(
-                "UPDATE orders SET status = 'delivered', delivered_at = $2, closed_at = $2,"
+                "UPDATE orders SET status = $4, delivered_at = $2, closed_at = $2,"
                 " outcome = coalesce(outcome, $3), outcome_at = coalesce(outcome_at, $2)"
-                " WHERE order_id = $1",
+                " WHERE order_id = $1 AND status = ANY($5::text[])",
                 order_id,
                 now,
                 outcome,
+                target(Step.DELIVER),
+                sources(Step.DELIVER),
             )
-            await _event(conn, [order_id], "delivered", now, {"courier_id": courier_id})
+            await append_events(
+                conn, Step.DELIVER, [order_id], at=now, actor=Actor(ActorType.COURIER, courier_id),
+                data={"outcome": outcome} if outcome else None,
+            )
             await self._close_route_if_empty(conn, courier_id, now, abandoned=False)
             return row["zone"], row["placed_at"], outcome, True

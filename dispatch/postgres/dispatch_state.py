@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from dispatch.couriers.model import CourierRow, OpenOrderRow
+from dispatch.orders.events import SYSTEM
+from dispatch.orders.lifecycle import IN_DISPATCH, OrderStatus, Step, sources, target, values
+from dispatch.postgres.order_events import append_events
+
+UNSERVED = "no courier could take the order"
+ETA_MOVE = timedelta(seconds=60)  # a prediction that moves less is not announced
+ETA_QUIET = timedelta(seconds=30)  # at most one announcement per order in this time
 
 
 class PostgresDispatchState:
@@ -19,8 +26,9 @@ class PostgresDispatchState:
         rows = await self._pool.fetch(
             "SELECT order_id, store_id, zone, status, drop_node, placed_at, ready_at, packed_at,"
             " promised_by, predicted_delivery_at, courier_id, route_id FROM orders"
-            " WHERE status IN ('reserved', 'assigned', 'picked_up') AND zone = ANY($1::text[])",
+            " WHERE status = ANY($2::text[]) AND zone = ANY($1::text[])",
             list(zones),
+            values(IN_DISPATCH),
         )
         return [OpenOrderRow(**dict(r)) for r in rows]
 
@@ -143,59 +151,103 @@ class PostgresDispatchState:
             if claimed is None:
                 raise _Abort
             taken = await conn.fetch(
-                "UPDATE orders o SET status = 'assigned', courier_id = $2, route_id = $3,"
+                "UPDATE orders o SET status = $6, courier_id = $2, route_id = $3,"
                 " predicted_delivery_at = p.at"
                 " FROM unnest($1::text[], $4::timestamptz[]) AS p(order_id, at)"
-                " WHERE o.order_id = p.order_id AND o.status = 'reserved' AND o.store_id = $5"
+                " WHERE o.order_id = p.order_id AND o.status = ANY($7::text[]) AND o.store_id = $5"
                 " RETURNING o.order_id",
                 list(order_ids),
                 courier_id,
                 route_id,
                 list(predicted),
                 store_id,
+                target(Step.ASSIGN),
+                sources(Step.ASSIGN),
             )
             if len(taken) != len(order_ids):
                 raise _Abort
-            await conn.execute(
-                "INSERT INTO order_events (order_id, status, at, detail)"
-                " SELECT unnest($1::text[]), 'assigned', $2, jsonb_build_object('courier_id', $3::text,"
-                " 'route_id', $4::bigint)",
+            await append_events(
+                conn,
+                Step.ASSIGN,
                 list(order_ids),
-                now,
-                courier_id,
-                route_id,
+                at=now,
+                actor=SYSTEM,
+                data=[
+                    {"courier_id": courier_id, "route_id": route_id, "predicted_delivery_at": at.isoformat()}
+                    for at in predicted
+                ],
             )
             return route_id
 
-    async def update_predictions(self, order_ids: Sequence[str], predicted: Sequence[datetime]) -> None:
+    async def update_predictions(
+        self, order_ids: Sequence[str], predicted: Sequence[datetime], *, now: datetime
+    ) -> int:
+        """Store the round's predictions; announce a move of a minute or more (``order.eta_updated``),
+        at most once per order per ``ETA_QUIET``. Returns how many were announced."""
         if not order_ids:
-            return
-        await self._pool.execute(
-            "UPDATE orders o SET predicted_delivery_at = p.at"
-            " FROM unnest($1::text[], $2::timestamptz[]) AS p(order_id, at)"
-            " WHERE o.order_id = p.order_id AND o.status IN ('reserved', 'assigned', 'picked_up')"
-            " AND o.predicted_delivery_at IS DISTINCT FROM p.at",
-            list(order_ids),
-            list(predicted),
-        )
+            return 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "UPDATE orders o SET predicted_delivery_at = p.at,"
+                " eta_announced = CASE WHEN p.announce THEN p.at ELSE o.eta_announced END,"
+                " eta_announced_at = CASE WHEN p.announce THEN $3 ELSE o.eta_announced_at END"
+                " FROM (SELECT q.order_id, q.at,"
+                "        (abs(extract(epoch FROM q.at - coalesce(c.eta_announced, c.predicted_delivery_at)))"
+                "           >= $5"
+                "         AND (c.eta_announced_at IS NULL OR c.eta_announced_at <= $3::timestamptz - $6::interval))"
+                "          AS announce"
+                "       FROM unnest($1::text[], $2::timestamptz[]) AS q(order_id, at)"
+                "       JOIN orders c ON c.order_id = q.order_id) AS p"
+                " WHERE o.order_id = p.order_id AND o.status = ANY($4::text[])"
+                " AND o.predicted_delivery_at IS DISTINCT FROM p.at"
+                " RETURNING o.order_id, p.at, p.announce",
+                list(order_ids),
+                list(predicted),
+                now,
+                sources(Step.UPDATE_ETA),
+                ETA_MOVE.total_seconds(),
+                ETA_QUIET,
+            )
+            moved = sorted((r for r in rows if r["announce"]), key=lambda r: r["order_id"])
+            await append_events(
+                conn,
+                Step.UPDATE_ETA,
+                [r["order_id"] for r in moved],
+                at=now,
+                actor=SYSTEM,
+                data=[{"predicted_delivery_at": r["at"].isoformat()} for r in moved],
+            )
+        return len(moved)
 
     async def sweep_late(self, *, now: datetime) -> list[str]:
         """Count every open order whose promise has passed as late, once (zones returned)."""
-        rows = await self._pool.fetch(
-            "UPDATE orders SET outcome = 'late', outcome_at = $1"
-            " WHERE outcome IS NULL AND promised_by < $1"
-            " AND status IN ('placed', 'reserved', 'assigned', 'picked_up') RETURNING zone",
-            now,
-        )
-        return [r["zone"] for r in rows]
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "UPDATE orders SET outcome = 'late', outcome_at = $1"
+                " WHERE outcome IS NULL AND promised_by < $1"
+                " AND status = ANY($2::text[]) RETURNING order_id, zone, promised_by",
+                now,
+                sources(Step.MARK_LATE),
+            )
+            late = sorted(rows, key=lambda r: r["order_id"])
+            await append_events(
+                conn,
+                Step.MARK_LATE,
+                [r["order_id"] for r in late],
+                at=now,
+                actor=SYSTEM,
+                data=[{"promised_by": r["promised_by"].isoformat()} for r in late],
+            )
+        return [r["zone"] for r in late]
 
     async def fail_unserved(self, *, now: datetime, placed_before: datetime) -> list[tuple[str, str | None]]:
         """Orders nobody picked up for hours end ``failed`` and give their stock back."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT order_id, zone, outcome, promised_by FROM orders"
-                " WHERE status = 'reserved' AND placed_at < $1 FOR UPDATE SKIP LOCKED",
+                " WHERE status = $2 AND placed_at < $1 ORDER BY order_id FOR UPDATE SKIP LOCKED",
                 placed_before,
+                OrderStatus.RESERVED.value,
             )
             if not rows:
                 return []
@@ -207,19 +259,18 @@ class PostgresDispatchState:
                 ids,
             )
             await conn.execute(
-                "UPDATE orders SET status = 'failed', closed_at = $2,"
-                " failure_reason = 'no courier could take the order',"
+                "UPDATE orders SET status = $3, closed_at = $2,"
+                " failure_reason = $5,"
                 " outcome = coalesce(outcome, CASE WHEN $2 <= promised_by THEN 'failed' ELSE 'late' END),"
-                " outcome_at = coalesce(outcome_at, $2) WHERE order_id = ANY($1::text[])",
+                " outcome_at = coalesce(outcome_at, $2) WHERE order_id = ANY($1::text[])"
+                " AND status = ANY($4::text[])",
                 ids,
                 now,
+                target(Step.FAIL),
+                sources(Step.FAIL),
+                UNSERVED,
             )
-            await conn.execute(
-                "INSERT INTO order_events (order_id, status, at, detail)"
-                " SELECT unnest($1::text[]), 'failed', $2, '{\"reason\": \"no courier\"}'::jsonb",
-                ids,
-                now,
-            )
+            await append_events(conn, Step.FAIL, ids, at=now, actor=SYSTEM, reason=UNSERVED)
         return [
             (
                 r["zone"],

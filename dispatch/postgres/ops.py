@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from dispatch.orders.lifecycle import IN_DISPATCH, OrderStatus, values
+
 
 class PostgresOpsRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -26,14 +28,16 @@ class PostgresOpsRepository:
             )
             at_risk = await conn.fetch(
                 "SELECT order_id, zone, status, promised_by, predicted_delivery_at FROM orders"
-                " WHERE status IN ('reserved', 'assigned', 'picked_up')"
+                " WHERE status = ANY($3::text[])"
                 " AND (predicted_delivery_at > promised_by OR promised_by < $1)"
                 " ORDER BY promised_by, order_id LIMIT $2",
                 now,
                 at_risk_limit,
+                values(IN_DISPATCH),
             )
             failures = await conn.fetch(
-                "SELECT failure_reason, count(*) AS n FROM orders WHERE status = 'failed' GROUP BY 1"
+                "SELECT failure_reason, count(*) AS n FROM orders WHERE status = $1 GROUP BY 1",
+                OrderStatus.FAILED.value,
             )
         zones: dict[str, dict] = {}
 
@@ -50,7 +54,7 @@ class PostgresOpsRepository:
             n
             for z in zones.values()
             for s, n in z["orders"].items()
-            if s in ("reserved", "assigned", "picked_up")
+            if s in IN_DISPATCH
         )
         return {
             "at": now.isoformat(),

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from dispatch.orders.lifecycle import Step, event_of, target
 from dispatch.orders.model import Placement, PlaceResult
 from dispatch.postgres.orders import PostgresOrderRepository
 
@@ -26,7 +27,8 @@ _PLACE_MANY = (
     "SELECT ordinal, result, request_digest, response FROM fd_place_orders("
     "$1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::integer[],"
     " $8::float8[], $9::float8[], $10::integer[], $11::timestamptz[], $12::timestamptz[],"
-    " $13::timestamptz[], $14::timestamptz[], $15::jsonb[])"
+    " $13::timestamptz[], $14::timestamptz[], $15::jsonb[], $16, $17, $18::text[], $19::text[],"
+    " $20::timestamptz[])"
 )
 
 
@@ -151,12 +153,7 @@ class OrderBatcher:
                 w.future.set_result(result)
 
     async def _place_one(self, p: Placement) -> PlaceResult:
-        return await self._single.place(
-            order_id=p.order_id, digest=p.digest, store_id=p.store_id, zone=p.zone, lines=p.lines,
-            drop_lat=p.drop_lat, drop_lon=p.drop_lon, drop_node=p.drop_node,
-            placed_at=p.placed_at, promised_by=p.promised_by,
-            predicted_delivery_at=p.predicted_delivery_at, ready_at=p.ready_at, response=p.response,
-        )
+        return await self._single.place(p)
 
     async def _place_many(self, placements: Sequence[Placement]) -> list[PlaceResult]:
         if len(placements) == 1:
@@ -183,6 +180,11 @@ class OrderBatcher:
             [p.predicted_delivery_at for p in ps],
             [p.ready_at for p in ps],
             [json.dumps(p.response) for p in ps],
+            target(Step.RESERVE),
+            event_of(Step.RESERVE).value,
+            [p.actor.type.value for p in ps],
+            [p.actor.id for p in ps],
+            [p.occurred_at for p in ps],
         )
         self.batches += 1
         self.orders += len(ps)

@@ -8,10 +8,12 @@ from datetime import datetime
 
 import asyncpg
 
-from dispatch.errors import InvalidTransition, NotCancellable, NotFound
-from dispatch.orders.lifecycle import HOLDS_RESERVATION, OrderStatus, check_transition
-from dispatch.orders.model import Order, OrderEvent, PlaceResult
+from dispatch.errors import InvalidTransition, NotFound
+from dispatch.orders.events import Actor
+from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
+from dispatch.orders.model import Order, Placement, PlaceResult
 from dispatch.orders.sla import Outcome, outcome_when_closed
+from dispatch.postgres.order_events import append_events, events_of
 from dispatch.postgres.route_closing import close_route_if_empty
 
 RESERVATION_LOST = "FD409"
@@ -51,42 +53,31 @@ class PostgresOrderRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def place(
-        self,
-        *,
-        order_id: str,
-        digest: str,
-        store_id: str,
-        zone: str,
-        lines: Sequence[tuple[str, int]],
-        drop_lat: float,
-        drop_lon: float,
-        drop_node: int,
-        placed_at: datetime,
-        promised_by: datetime,
-        predicted_delivery_at: datetime,
-        ready_at: datetime,
-        response: dict,
-    ) -> PlaceResult:
+    async def place(self, p: Placement) -> PlaceResult:
         """Claim the id, reserve every line and record the order, atomically (one round trip)."""
         try:
             row = await self._pool.fetchrow(
                 "SELECT * FROM fd_place_order($1, $2, $3, $4, $5::text[], $6::integer[], $7, $8,"
-                " $9, $10, $11, $12, $13, $14::jsonb)",
-                order_id,
-                digest,
-                store_id,
-                zone,
-                [sku for sku, _ in lines],
-                [qty for _, qty in lines],
-                drop_lat,
-                drop_lon,
-                drop_node,
-                placed_at,
-                promised_by,
-                predicted_delivery_at,
-                ready_at,
-                json.dumps(response),
+                " $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19)",
+                p.order_id,
+                p.digest,
+                p.store_id,
+                p.zone,
+                [sku for sku, _ in p.lines],
+                [qty for _, qty in p.lines],
+                p.drop_lat,
+                p.drop_lon,
+                p.drop_node,
+                p.placed_at,
+                p.promised_by,
+                p.predicted_delivery_at,
+                p.ready_at,
+                json.dumps(p.response),
+                target(Step.RESERVE),
+                event_of(Step.RESERVE).value,
+                p.actor.type.value,
+                p.actor.id,
+                p.occurred_at,
             )
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == RESERVATION_LOST:
@@ -138,20 +129,11 @@ class PostgresOrderRepository:
         lines = await conn.fetch(
             "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku", order_id
         )
-        events = await conn.fetch(
-            "SELECT status, at, detail FROM order_events WHERE order_id = $1 ORDER BY event_id",
-            order_id,
-        )
-        return _order(
-            row,
-            [(r["sku"], r["quantity"]) for r in lines],
-            [
-                OrderEvent(r["status"], r["at"], json.loads(r["detail"]) if r["detail"] else None)
-                for r in events
-            ],
-        )
+        return _order(row, [(r["sku"], r["quantity"]) for r in lines], await events_of(conn, order_id))
 
-    async def cancel(self, order_id: str, *, now: datetime) -> tuple[Order, str | None, bool]:
+    async def cancel(
+        self, order_id: str, *, now: datetime, actor: Actor, reason: str | None = None
+    ) -> tuple[Order, str | None, bool]:
         """Cancel once: release the reservation exactly once. Returns (order, outcome set, changed)."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -163,23 +145,23 @@ class PostgresOrderRepository:
             status = OrderStatus(row["status"])
             if status is OrderStatus.CANCELLED:
                 return await self._get(conn, order_id), None, False
-            if status not in HOLDS_RESERVATION and status is not OrderStatus.PLACED:
-                raise NotCancellable(f"order {order_id!r} is {status.value} and can no longer be cancelled")
-            check_transition(order_id, status, OrderStatus.CANCELLED)
+            check_step(order_id, Step.CANCEL, status)
             await self._release(conn, order_id)
             outcome = None
             if row["outcome"] is None:
                 outcome = outcome_when_closed(Outcome.CANCELLED, now, row["promised_by"]).value
             await conn.execute(
-                "UPDATE orders SET status = 'cancelled', closed_at = $2, courier_id = NULL,"
+                "UPDATE orders SET status = $4, closed_at = $2, courier_id = NULL,"
                 " route_id = NULL, outcome = coalesce(outcome, $3),"
                 " outcome_at = CASE WHEN outcome IS NULL THEN $2 ELSE outcome_at END"
-                " WHERE order_id = $1",
+                " WHERE order_id = $1 AND status = ANY($5::text[])",
                 order_id,
                 now,
                 outcome,
+                target(Step.CANCEL),
+                sources(Step.CANCEL),
             )
-            await self._event(conn, order_id, "cancelled", now)
+            await append_events(conn, Step.CANCEL, [order_id], at=now, actor=actor, reason=reason)
             # a cancelled order leaves its courier's route; an emptied route frees the courier
             await close_route_if_empty(conn, row["route_id"], now, abandoned=True)
             return await self._get(conn, order_id), outcome, True
@@ -191,18 +173,6 @@ class PostgresOrderRepository:
             " FROM order_lines l JOIN orders o USING (order_id)"
             " WHERE l.order_id = $1 AND s.store_id = o.store_id AND s.sku = l.sku",
             order_id,
-        )
-
-    @staticmethod
-    async def _event(
-        conn: asyncpg.Connection, order_id: str, status: str, at: datetime, detail: dict | None = None
-    ) -> None:
-        await conn.execute(
-            "INSERT INTO order_events (order_id, status, at, detail) VALUES ($1, $2, $3, $4::jsonb)",
-            order_id,
-            status,
-            at,
-            json.dumps(detail) if detail is not None else None,
         )
 
     async def store_queue(self, store_id: str, statuses: Sequence[str], *, limit: int) -> list[Order]:
@@ -225,7 +195,7 @@ class PostgresOrderRepository:
             by_order.setdefault(line["order_id"], []).append((line["sku"], line["quantity"]))
         return [_order(r, by_order.get(r["order_id"], ())) for r in rows]
 
-    async def mark_packed(self, store_id: str, order_id: str, *, now: datetime) -> Order:
+    async def mark_packed(self, store_id: str, order_id: str, *, now: datetime, actor: Actor) -> Order:
         """The store says the order is ready; repeating it is harmless."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -237,23 +207,31 @@ class PostgresOrderRepository:
                 raise NotFound(f"store {store_id!r} has no order {order_id!r}")
             status = OrderStatus(row["status"])
             if row["packed_at"] is None:
-                if status not in HOLDS_RESERVATION:
+                if status.value not in sources(Step.PACK):
                     raise InvalidTransition(f"order {order_id!r} is {status.value}; there is nothing to pack")
                 await conn.execute("UPDATE orders SET packed_at = $2 WHERE order_id = $1", order_id, now)
-                await self._event(conn, order_id, "packed", now)
+                await append_events(conn, Step.PACK, [order_id], at=now, actor=actor)
             return await self._get(conn, order_id)
 
     async def record_shortfall(self, store_id: str, skus: Sequence[str], *, now: datetime) -> int:
         """An event on every open order of the store holding a SKU that fell short."""
-        rows = await self._pool.fetch(
-            "INSERT INTO order_events (order_id, status, at, detail)"
-            " SELECT DISTINCT o.order_id, 'stock_shortfall', $3::timestamptz,"
-            "        jsonb_build_object('skus', $2::text[])"
-            " FROM orders o JOIN order_lines l USING (order_id)"
-            " WHERE o.store_id = $1 AND o.status IN ('reserved', 'assigned') AND l.sku = ANY($2::text[])"
-            " RETURNING order_id",
-            store_id,
-            list(skus),
-            now,
-        )
-        return len(rows)
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT o.order_id FROM orders o WHERE o.store_id = $1 AND o.status = ANY($3::text[])"
+                " AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id"
+                "             AND l.sku = ANY($2::text[]))"
+                " ORDER BY o.order_id FOR UPDATE OF o",
+                store_id,
+                list(skus),
+                sources(Step.RECORD_SHORTFALL),
+            )
+            ids = [r["order_id"] for r in rows]
+            await append_events(
+                conn,
+                Step.RECORD_SHORTFALL,
+                ids,
+                at=now,
+                actor=Actor(ActorType.STORE, store_id),
+                data={"skus": sorted(skus)},
+            )
+        return len(ids)

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from dispatch.orders.lifecycle import ON_ROUTE, values
+
 
 async def close_route_if_empty(
     conn: asyncpg.Connection, route_id: int | None, now: datetime, *, abandoned: bool
@@ -15,11 +17,12 @@ async def close_route_if_empty(
         return False
     courier_id = await conn.fetchval(
         "UPDATE routes SET status = $2, closed_at = $3 WHERE route_id = $1 AND status = 'active'"
-        " AND NOT EXISTS (SELECT 1 FROM orders WHERE route_id = $1 AND status IN ('assigned', 'picked_up'))"
+        " AND NOT EXISTS (SELECT 1 FROM orders WHERE route_id = $1 AND status = ANY($4::text[]))"
         " RETURNING courier_id",
         route_id,
         "abandoned" if abandoned else "done",
         now,
+        values(ON_ROUTE),
     )
     if courier_id is None:
         return False

@@ -149,7 +149,9 @@ class DispatchLoop:
             predicted.update(zip(route.order_ids, route.dropoff_at, strict=True))
             if route.committed and route.courier_id in view.idle:
                 await self._commit(route, catalog, drop_node, now, report)
-        await self.state.update_predictions(list(predicted), [from_epoch(t) for t in predicted.values()])
+        await self.state.update_predictions(
+            list(predicted), [from_epoch(t) for t in predicted.values()], now=now
+        )
         committed = {courier for courier, _ in report.committed}
         report.repositions = {
             m.courier_id: _node(m.location)

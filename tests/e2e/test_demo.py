@@ -45,10 +45,10 @@ async def test_small_demo_accounts_for_every_order_through_the_api(demo_settings
         assert orders == figures["orders_placed"]
         # every order came through POST /v1/orders (which writes 'placed'), every pickup and
         # delivery through the courier API, stock through the store API, moves as positions
-        assert await conn.fetchval("SELECT count(*) FROM order_events WHERE status = 'placed'") == orders
+        assert await conn.fetchval("SELECT count(*) FROM order_events WHERE type = 'order.reserved'") == orders
         delivered = await conn.fetchval("SELECT count(*) FROM orders WHERE status = 'delivered'")
         assert delivered == figures["delivered"]
-        assert await conn.fetchval("SELECT count(*) FROM order_events WHERE status = 'picked_up'") == delivered
+        assert await conn.fetchval("SELECT count(*) FROM order_events WHERE type = 'order.picked_up'") == delivered
         assert await conn.fetchval("SELECT count(*) FROM stock_syncs WHERE kind = 'snapshot'") == 8
         assert await conn.fetchval("SELECT count(*) FROM stock_syncs WHERE kind = 'delta'") > 0
         assert await conn.fetchval("SELECT count(DISTINCT courier_id) FROM courier_positions") == 24

@@ -48,7 +48,7 @@ async def test_duplicated_order_requests_make_one_order(client, db, road_network
     assert all(b == bodies[0] for b in bodies)
     assert await db.fetchval("SELECT count(*) FROM orders") == 1
     assert await db.fetchval("SELECT reserved FROM stock") == 2
-    assert await db.fetchval("SELECT count(*) FROM order_events WHERE status = 'reserved'") == 1
+    assert await db.fetchval("SELECT count(*) FROM order_events WHERE type = 'order.reserved'") == 1
 
 
 async def test_reordered_cancel_and_place(client, db, road_network, layout):  # noqa: F811
@@ -62,7 +62,7 @@ async def test_reordered_cancel_and_place(client, db, road_network, layout):  # 
     cancels = await asyncio.gather(*(client.post("/v1/orders/re-1/cancel", headers=system) for _ in range(4)))
     assert {r.status for r in cancels} == {200}
     assert await db.fetchval("SELECT reserved FROM stock") == 0  # released exactly once
-    assert await db.fetchval("SELECT count(*) FROM order_events WHERE status = 'cancelled'") == 1
+    assert await db.fetchval("SELECT count(*) FROM order_events WHERE type = 'order.cancelled'") == 1
     replay = await client.post("/v1/orders", json=body, headers=system)  # a late duplicate of the order
     assert replay.status == 201 and await db.fetchval("SELECT status FROM orders") == "cancelled"
     assert await db.fetchval("SELECT reserved FROM stock") == 0

@@ -115,7 +115,7 @@ async def test_each_zone_has_one_dispatcher_and_survives_its_death(spawn, db, ro
     for _ in range(10):
         assert all(len(v) == 1 for v in (await holders(db)).values())
         await asyncio.sleep(0.05)
-    twice = await db.fetch("SELECT order_id FROM order_events WHERE status = 'assigned'"
+    twice = await db.fetch("SELECT order_id FROM order_events WHERE type = 'order.assigned'"
                            " GROUP BY order_id HAVING count(*) > 1")
     assert not twice, twice
     await check_invariants(db)

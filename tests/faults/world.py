@@ -116,7 +116,7 @@ async def check_invariants(db) -> dict[str, int]:
     assert not stray, f"couriers pointing at a closed route: {stray}"
     events = await db.fetch(
         "SELECT o.order_id FROM orders o WHERE NOT EXISTS"
-        " (SELECT 1 FROM order_events e WHERE e.order_id = o.order_id AND e.status = 'reserved')")
+        " (SELECT 1 FROM order_events e WHERE e.order_id = o.order_id AND e.type = 'order.reserved')")
     assert not events, f"orders without their reserved event: {events}"
     return {
         "orders": await db.fetchval("SELECT count(*) FROM orders"),

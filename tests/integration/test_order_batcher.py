@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from dispatch.orders.events import Actor
+from dispatch.orders.lifecycle import ActorType
 from dispatch.orders.model import Placement
 from dispatch.postgres.database import create_pool
 from dispatch.postgres.order_batcher import OrderBatcher
@@ -36,6 +38,7 @@ def placement(order_id: str, store_id: str = "s1", digest: str = "d", **lines: i
         placed_at=T0, promised_by=T0 + timedelta(minutes=30),
         predicted_delivery_at=T0 + timedelta(minutes=20), ready_at=T0 + timedelta(minutes=5),
         response={"order_id": order_id, "store_id": store_id},
+        actor=Actor(ActorType.ORDER_SYSTEM, "t1"), occurred_at=T0,
     )
 
 
