@@ -1,4 +1,7 @@
-"""Dispatch errors: domain facts with a stable code; only dispatch/http maps them to statuses."""
+"""Dispatch errors: domain facts with a stable code; only dispatch/http maps them to statuses.
+
+A place off the served area is ``geo.errors.OutOfArea`` everywhere (one class for one fact).
+"""
 
 from __future__ import annotations
 
@@ -21,10 +24,6 @@ class NotFound(DispatchError):
 
 class OutOfStock(DispatchError):
     code = "out_of_stock"
-
-
-class OutOfArea(DispatchError):
-    code = "out_of_area"
 
 
 class OrderIdReused(DispatchError):

@@ -21,7 +21,7 @@ from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.orders.retention import DropoffRetention
 from dispatch.postgres.couriers import PostgresCourierRepository
-from dispatch.postgres.database import create_pool, resolve_database_url
+from dispatch.postgres.database import CONNECTION_ERRORS, create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
@@ -30,8 +30,8 @@ from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.round.loop import DispatchLoop
-from dispatch.round.zone_lease import ZoneLease
 from dispatch.services import Services
 from geo.network import RoadNetwork
 from stores.postgres import PostgresStoreRepository
@@ -41,7 +41,6 @@ log = logging.getLogger("flashdispatch")
 
 NETWORK: web.AppKey[RoadNetwork] = web.AppKey("road_network")
 RESOLVED_URL: web.AppKey[str] = web.AppKey("resolved_database_url")
-TABLE_CUTOFF_S = 3600.0
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -80,7 +79,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     if settings.operator_token:
         await tokens.ensure_static(settings.operator_token, role=Role.OPERATOR, now=clock.now())
     store_repo = PostgresStoreRepository(pool)
-    keeper = CatalogKeeper(app[NETWORK], max_snap_m=policy.max_snap_m, cutoff_s=TABLE_CUTOFF_S)
+    keeper = CatalogKeeper(app[NETWORK], max_snap_m=policy.max_snap_m, cutoff_s=policy.table_cutoff_s)
     stock_view = StockView()
     for store_id, levels in (await store_repo.load_availability()).items():
         stock_view.replace_store(store_id, levels)
@@ -95,7 +94,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         max_snap_m=policy.max_snap_m,
     )
     orders = PostgresOrderRepository(pool)
-    load = StoreLoad()
+    load = StoreLoad(parallel_picks=policy.parallel_picks, default_courier_eta_s=policy.default_courier_eta_s)
 
     async def record_shortfall(store_id, result, now):
         await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
@@ -104,6 +103,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     courier_repo = PostgresCourierRepository(pool)
     lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
     dispatch_state = PostgresDispatchState(pool)
+    batcher = OrderBatcher(pool, repository=orders)
     built = Services(
         settings=settings,
         policy=policy,
@@ -125,8 +125,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             metrics=metrics,
             policy=policy,
             tz=settings.tz,
-            batcher=OrderBatcher(pool, repository=orders),
+            batcher=batcher,
         ),
+        batcher=batcher,
         order_flow=OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics),
         couriers=CourierFlow(
             couriers=courier_repo,
@@ -151,6 +152,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
                 retention_days=policy.dropoff_retention_days,
                 interval_s=policy.retention_interval_s,
             ),
+            transient_errors=CONNECTION_ERRORS,
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),

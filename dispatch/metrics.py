@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from dispatch.couriers.model import COURIER_STATES
+from dispatch.orders.lifecycle import IN_DISPATCH, values
 
 DELIVERY_BUCKETS_S = (300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 3600, 5400, 7200)
 ROUND_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 HTTP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 OUTCOMES = ("on_time", "late", "cancelled", "failed")
-STAGES = ("reserved", "assigned", "picked_up")
-COURIER_STATES = ("off", "idle", "busy")
+STAGES = tuple(values(IN_DISPATCH))
 
 
 class Metrics:
@@ -138,7 +142,55 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    # observer port -------------------------------------------------------------------------
+    # observer ports (orders, couriers, catalog, round): named facts, never prometheus objects --
+    def order_refused(self, reason: str) -> None:
+        self.order_rejections.labels(reason).inc()
+
+    def reservation_failed(self, reason: str) -> None:
+        self.reservation_failures.labels(reason).inc()
+
+    def stock_synced(self, kind: str, result: str) -> None:
+        self.stock_syncs.labels(kind, result).inc()
+
+    def stock_fell_short(self, zone: str, skus: int) -> None:
+        self.ensure_zone(zone)
+        self.stock_shortfalls.labels(zone).inc(skus)
+
+    def route_committed(self, zone: str) -> None:
+        self.ensure_zone(zone)
+        self.assignments.labels(zone).inc()
+
+    def round_finished(self, zones: Iterable[str], *, duration_s: float, finished_at: float) -> None:
+        """One round over ``zones``; ``finished_at`` is Unix time (the wall clock, for alerts)."""
+        for zone in zones:
+            self.ensure_zone(zone)
+            self.round_duration.labels(zone).observe(duration_s)
+            self.rounds.labels(zone).inc()
+            self.last_round.labels(zone).set(finished_at)
+
+    def zone_state(
+        self, zone: str, *, in_flight: Mapping[str, int], at_risk: int, couriers: Mapping[str, int]
+    ) -> None:
+        """What a round saw in a zone it dispatches (absent stages and states read zero)."""
+        self.ensure_zone(zone)
+        for stage in STAGES:
+            self.orders_in_flight.labels(zone, stage).set(in_flight.get(stage, 0))
+        self.orders_at_risk.labels(zone).set(at_risk)
+        for state in COURIER_STATES:
+            self.couriers.labels(zone, state).set(couriers.get(state, 0))
+
+    def zone_released(self, zone: str) -> None:
+        """This process no longer dispatches ``zone``: its gauges read zero here."""
+        self.zone_state(zone, in_flight={}, at_risk=0, couriers={})
+
+    def unhandled_error(self) -> None:
+        self.http_unhandled.inc()
+
+    def pool_connections(self, *, in_use: int, idle: int, maximum: int) -> None:
+        self.db_pool.labels("in_use").set(in_use)
+        self.db_pool.labels("idle").set(idle)
+        self.db_pool.labels("max").set(maximum)
+
     def order_placed(self, zone: str) -> None:
         child = self._placed_children.get(zone)
         if child is None:

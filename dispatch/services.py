@@ -16,6 +16,7 @@ from dispatch.metrics import Metrics
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
@@ -39,6 +40,7 @@ class Services:
     orders: PostgresOrderRepository
     load: StoreLoad
     intake: Intake
+    batcher: OrderBatcher  # intake's placements; benches read its batch counters
     order_flow: OrderFlow
     couriers: CourierFlow
     dispatcher: DispatchLoop
@@ -50,6 +52,4 @@ class Services:
         pool = self.pool
         size = pool.get_size()
         idle = pool.get_idle_size()
-        self.metrics.db_pool.labels("in_use").set(size - idle)
-        self.metrics.db_pool.labels("idle").set(idle)
-        self.metrics.db_pool.labels("max").set(pool.get_max_size())
+        self.metrics.pool_connections(in_use=size - idle, idle=idle, maximum=pool.get_max_size())

@@ -31,6 +31,12 @@ class Policy:
     fail_after_s: float = 3 * 3600.0
     dropoff_retention_days: float = 30.0
     retention_interval_s: float = 600.0
+    default_shift_s: float = 8 * 3600.0  # a shift started without an end lasts this long
+    store_candidates: int = 4  # stores intake tries, best first, before refusing
+    parallel_picks: int = 2  # orders a store packs at once
+    default_courier_eta_s: float = 300.0  # a courier's arrival at a store no courier is near
+    table_cutoff_s: float = 3600.0  # travel-time tables stop searching past this ride
+    courier_snap_factor: float = 4.0  # a courier's position snaps this many times farther than a drop-off
 
     def __post_init__(self) -> None:
         if self.sla_minutes <= 0:

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from geo.distance import haversine_m
 from geo.errors import NetworkLoadError
-from geo.network import EARTH_RADIUS_M, RoadNetwork
+from geo.network import RoadNetwork
 from geo.profile import DEFAULT_PROFILE, ROAD_HIGHWAYS, SpeedProfile
 
 if TYPE_CHECKING:
@@ -202,7 +203,8 @@ def prepare_graph(graph: nx.MultiDiGraph, *, profile: SpeedProfile = DEFAULT_PRO
             continue
         length = _as_float(data.get("length"))
         if length is None or not math.isfinite(length) or length < 0:
-            length = _haversine_m(graph.nodes[u], graph.nodes[v])
+            a, b = graph.nodes[u], graph.nodes[v]
+            length = haversine_m(float(a["y"]), float(a["x"]), float(b["y"]), float(b["x"]))
         speed = profile.speed_on(data.get("highway"), data.get("maxspeed"))
         attrs = dict(data)
         attrs["length"] = length
@@ -310,14 +312,6 @@ def _as_float(value: object) -> float | None:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-
-
-def _haversine_m(a: dict, b: dict) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (float(a["y"]), float(a["x"]),
-                                                float(b["y"]), float(b["x"])))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
 
 
 def _silent(_message: str) -> None:

@@ -17,13 +17,13 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from geo.distance import EARTH_RADIUS_M
 from geo.errors import NetworkLoadError, OutOfArea
 from geo.profile import DEFAULT_PROFILE, SpeedProfile
 
 if TYPE_CHECKING:
     import networkx as nx
 
-EARTH_RADIUS_M = 6_371_008.8
 #: Spacing of the points sampled along every road for snapping (metres).
 SNAP_SAMPLE_M = 25.0
 #: Smallest travel time kept on an edge, so a zero-length edge stays an edge in the CSR.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from geo.network import EARTH_RADIUS_M
+from geo.distance import EARTH_RADIUS_M, haversine_m
 from geo.profile import DEFAULT_PROFILE, SpeedProfile
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def tile_network(
 
     def link(a: int, b: int) -> None:
         pa, pb = city.nodes[a], city.nodes[b]
-        length = _distance_m(pa["y"], pa["x"], pb["y"], pb["x"])
+        length = haversine_m(pa["y"], pa["x"], pb["y"], pb["x"])
         for s, t in ((a, b), (b, a)):
             city.add_edge(s, t, osmid=-1, highway="tertiary", oneway=False, reversed=False,
                           length=length, synthetic=True, name="synthetic tile link")
@@ -131,10 +131,3 @@ def _side_pairs(candidates: list[int], along: list[float], across: list[float], 
         if band not in best_lo or along[i] < along[best_lo[band]]:
             best_lo[band] = i
     return [(best_hi[b], best_lo[b]) for b in sorted(best_hi) if b in best_lo]
-
-
-def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))

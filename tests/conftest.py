@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from dispatch.app import create_app
 from dispatch.clock import VirtualClock
 from dispatch.postgres.migrate import apply_migrations
+from dispatch.postgres.scratch import create_database, drop_database, scratch_name
 from dispatch.settings import Settings, bundled_road_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,15 +55,10 @@ def database_url() -> Iterator[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = _server_url()
-    name = f"fd_test_{os.getpid()}_{secrets.token_hex(3)}"
+    name = scratch_name("fd_test")
 
     async def create() -> str:
-        conn = await asyncpg.connect(server)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        url = _with_database(server, name)
+        url = await create_database(server, name)
         conn = await asyncpg.connect(url)
         try:
             await apply_migrations(conn)
@@ -71,24 +66,9 @@ def database_url() -> Iterator[str]:
             await conn.close()
         return url
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(server)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
     url = asyncio.run(create())
     yield url
-    asyncio.run(drop())
-
-
-def _with_database(url: str, name: str) -> str:
-    """Swap the database name in a postgresql:// URL (keeps ?host=... for Unix sockets)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    asyncio.run(drop_database(server, name))
 
 
 @pytest.fixture(scope="session")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
 import secrets
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiohttp import web
 
+from dispatch.postgres.scratch import scratch_database as scratch
 from dispatch.settings import Settings
 
 BENCH_HOST = "127.0.0.1"
@@ -30,12 +29,6 @@ class RunningService:
     app: web.Application
 
 
-def with_database(url: str, name: str) -> str:
-    """Swap the database name in a postgresql:// URL (keeps ``?host=…`` for Unix sockets)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
 def _server_url(settings: Settings) -> str:
     from dispatch.postgres.database import resolve_database_url
 
@@ -48,20 +41,8 @@ def _server_url(settings: Settings) -> str:
 async def scratch_database(settings: Settings) -> AsyncIterator[str]:
     """A fresh, empty database on the configured server, dropped afterwards (user data untouched)."""
     server = await asyncio.to_thread(_server_url, settings)
-    name = f"fd_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    conn = await asyncpg.connect(server)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield with_database(server, name)
-    finally:
-        conn = await asyncpg.connect(server)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    async with scratch(server, "fd_bench") as url:
+        yield url
 
 
 async def database_setting(url: str, name: str) -> str:

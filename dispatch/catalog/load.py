@@ -17,7 +17,7 @@ from stores.catalog import StoreCatalog
 
 
 class StoreLoad:
-    def __init__(self, *, parallel_picks: int = 2, default_courier_eta_s: float = 300.0) -> None:
+    def __init__(self, *, parallel_picks: int, default_courier_eta_s: float) -> None:
         self.queued: dict[str, int] = {}
         self.courier_eta_s: dict[str, float] = {}
         self.parallel_picks = parallel_picks

@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from dispatch.catalog.keeper import CatalogKeeper
-from dispatch.metrics import Metrics
+from dispatch.catalog.ports import StoreRecords, SyncObserver
 from geo.errors import OutOfArea
 from stores.errors import StaleVersion
 from stores.model import StockChange, Store, SyncResult
-from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView
 
 ShortfallHook = Callable[[str, SyncResult, datetime], Awaitable[None]]
@@ -20,10 +19,10 @@ class StoreService:
     def __init__(
         self,
         *,
-        repository: PostgresStoreRepository,
+        repository: StoreRecords,
         keeper: CatalogKeeper,
         stock_view: StockView,
-        metrics: Metrics,
+        metrics: SyncObserver,
         max_snap_m: float,
     ) -> None:
         self.repository = repository
@@ -75,12 +74,12 @@ class StoreService:
         try:
             result = await work
         except StaleVersion:
-            self.metrics.stock_syncs.labels(kind, "stale").inc()
+            self.metrics.stock_synced(kind, "stale")
             raise
         except Exception:
-            self.metrics.stock_syncs.labels(kind, "rejected").inc()
+            self.metrics.stock_synced(kind, "rejected")
             raise
-        self.metrics.stock_syncs.labels(kind, "applied").inc()
+        self.metrics.stock_synced(kind, "applied")
         return result
 
     async def _report_shortfalls(self, store_id: str, result: SyncResult, now: datetime) -> None:
@@ -88,6 +87,6 @@ class StoreService:
             return
         store = self.keeper.current.store(store_id)
         zone = store.zone if store else "unknown"
-        self.metrics.stock_shortfalls.labels(zone).inc(len(result.shortfalls))
+        self.metrics.stock_fell_short(zone, len(result.shortfalls))
         if self.on_shortfall is not None:
             await self.on_shortfall(store_id, result, now)

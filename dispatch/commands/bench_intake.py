@@ -152,7 +152,7 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()
-        batcher = service.app[SERVICES].intake.batcher
+        batcher = service.app[SERVICES].batcher
         batches0, batched0 = batcher.batches, batcher.orders
         orders = await drive(service.base_url, token, args.seconds, "m", service.database_url)
         batches = batcher.batches - batches0

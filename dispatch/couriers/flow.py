@@ -6,24 +6,22 @@ from datetime import datetime, timedelta
 
 from dispatch.catalog.load import StoreLoad
 from dispatch.couriers.model import Courier
-from dispatch.metrics import Metrics
-from dispatch.postgres.couriers import PostgresCourierRepository
+from dispatch.couriers.ports import CourierObserver, CourierRecords
+from dispatch.orders.lifecycle import CLOSED, OrderStatus
 from dispatch.settings import Policy
-from geo.errors import OutOfArea as OffNetwork
+from geo.errors import OutOfArea
 from geo.network import RoadNetwork
 from geo.routes import route_geometry
-
-DEFAULT_SHIFT = timedelta(hours=8)
 
 
 class CourierFlow:
     def __init__(
         self,
         *,
-        couriers: PostgresCourierRepository,
+        couriers: CourierRecords,
         network: RoadNetwork,
         load: StoreLoad,
-        metrics: Metrics,
+        metrics: CourierObserver,
         policy: Policy,
         keeper,
     ) -> None:
@@ -33,6 +31,10 @@ class CourierFlow:
         self.metrics = metrics
         self.policy = policy
         self.keeper = keeper
+
+    @property
+    def _courier_snap_m(self) -> float:
+        return self.policy.max_snap_m * self.policy.courier_snap_factor
 
     async def register(self, courier_id: str, *, name: str, zone: str, capacity: int, now: datetime):
         courier, created = await self.couriers.upsert(
@@ -45,7 +47,7 @@ class CourierFlow:
         self, courier_id: str, *, on: bool, lat: float, lon: float, ends_at: datetime | None, now: datetime
     ) -> tuple[Courier, list[str]]:
         if on:
-            ends_at = ends_at or now + DEFAULT_SHIFT
+            ends_at = ends_at or now + timedelta(seconds=self.policy.default_shift_s)
         return await self.couriers.set_shift(courier_id, on=on, lat=lat, lon=lon, ends_at=ends_at, now=now)
 
     async def positions(self, courier_id: str, positions: list[tuple[float, float, datetime]]) -> Courier:
@@ -78,8 +80,8 @@ class CourierFlow:
         if node is None or not courier.on_shift or courier.lat is None or courier.lon is None:
             return []
         try:
-            here = self.network.snap(courier.lat, courier.lon, max_distance_m=self.policy.max_snap_m * 4).node
-        except OffNetwork:
+            here = self.network.snap(courier.lat, courier.lon, max_distance_m=self._courier_snap_m).node
+        except OutOfArea:
             return []
         lat, lon = self.network.node_lat_lon(node)
         return [
@@ -98,18 +100,20 @@ class CourierFlow:
         route = await self.couriers.active_route(courier_id)
         if route is None:
             return {"courier_id": courier_id, "route_id": None, "stops": self._reposition_stops(courier)}
-        rows = {r["order_id"]: r for r in await self.couriers.route_orders(route.route_id)}
+        rows = {r.order_id: r for r in await self.couriers.route_orders(route.route_id)}
         plan = route.plan
         network = self.network
         stops = []
         here = None
         if courier.lat is not None and courier.lon is not None:
             try:
-                here = network.snap(courier.lat, courier.lon, max_distance_m=self.policy.max_snap_m * 4).node
-            except OffNetwork:
+                here = network.snap(courier.lat, courier.lon, max_distance_m=self._courier_snap_m).node
+            except OutOfArea:
                 here = None
         picked = all(
-            rows[o["order_id"]]["status"] != "assigned" for o in plan["orders"] if o["order_id"] in rows
+            rows[o["order_id"]].status != OrderStatus.ASSIGNED
+            for o in plan["orders"]
+            if o["order_id"] in rows
         )
         store_node = plan["store_node"]
         if not picked:
@@ -127,7 +131,7 @@ class CourierFlow:
             here = store_node
         for drop in plan["orders"]:
             row = rows.get(drop["order_id"])
-            if row is None or row["status"] in ("delivered", "cancelled", "failed"):
+            if row is None or row.status in CLOSED:
                 continue
             lat, lon = network.node_lat_lon(drop["node"])
             stops.append(
@@ -135,11 +139,11 @@ class CourierFlow:
                     "kind": "dropoff",
                     "order_ids": [drop["order_id"]],
                     "location": {
-                        "lat": row["drop_lat"] if row["drop_lat"] is not None else lat,
-                        "lon": row["drop_lon"] if row["drop_lon"] is not None else lon,
+                        "lat": row.drop_lat if row.drop_lat is not None else lat,
+                        "lon": row.drop_lon if row.drop_lon is not None else lon,
                     },
                     "planned_at": _iso_epoch(drop["dropoff_at"]),
-                    "promised_by": row["promised_by"].isoformat(),
+                    "promised_by": row.promised_by.isoformat(),
                     "route": route_geometry(network, here, drop["node"]) if here is not None else None,
                 }
             )

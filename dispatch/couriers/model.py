@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+COURIER_STATES = ("off", "idle", "busy")  # off shift; on shift with no route; on a route
+
 
 @dataclass(frozen=True, slots=True)
 class Courier:
@@ -74,3 +76,16 @@ class CourierRow:
     route_id: int | None
     route_free_at: datetime | None
     route_end_node: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOrder:
+    """An order on a courier's route, as the courier's task list shows it."""
+
+    order_id: str
+    status: str
+    drop_node: int
+    drop_lat: float | None
+    drop_lon: float | None
+    promised_by: datetime
+

@@ -9,6 +9,7 @@ from dispatch.http import schemas as s
 from dispatch.http.auth import require_courier, require_role
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
+from dispatch.http.times import iso
 from dispatch.http.validation import FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
@@ -19,9 +20,6 @@ MAX_POSITIONS = 1000
 EVENT_TYPES = ("arrived_store", "picked_up", "delivered", "rejected")
 
 
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
 
 def courier_json(courier) -> dict:
     return {
@@ -30,9 +28,9 @@ def courier_json(courier) -> dict:
         "zone": courier.zone,
         "capacity": courier.capacity,
         "on_shift": courier.on_shift,
-        "shift_ends_at": _iso(courier.shift_ends_at),
+        "shift_ends_at": iso(courier.shift_ends_at),
         "position": {"lat": courier.lat, "lon": courier.lon} if courier.lat is not None else None,
-        "position_at": _iso(courier.position_at),
+        "position_at": iso(courier.position_at),
         "route_id": courier.route_id,
     }
 
@@ -113,7 +111,7 @@ async def post_positions(request: web.Request) -> web.Response:
     body.done()
     courier = await request.app[SERVICES].couriers.positions(courier_id, positions)
     return web.json_response(
-        {"courier_id": courier_id, "accepted": len(positions), "position_at": _iso(courier.position_at)},
+        {"courier_id": courier_id, "accepted": len(positions), "position_at": iso(courier.position_at)},
         status=202,
     )
 

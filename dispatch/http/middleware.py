@@ -116,7 +116,7 @@ async def problems(request: web.Request, handler):
     except asyncio.CancelledError:
         raise
     except Exception:
-        request.app[METRICS].http_unhandled.inc()
+        request.app[METRICS].unhandled_error()
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response("internal", "an unexpected error occurred; it has been logged")
 

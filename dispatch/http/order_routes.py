@@ -9,6 +9,7 @@ from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
+from dispatch.http.times import iso
 from dispatch.http.validation import MAX_QUANTITY, MAX_SKU_LENGTH, FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
@@ -17,9 +18,6 @@ from dispatch.orders.model import Order, OrderRequest, request_digest
 ORDER_MAX_BYTES = 64 * 1024
 MAX_LINES = 100
 
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
 
 
 def order_json(order: Order) -> dict:
@@ -30,13 +28,13 @@ def order_json(order: Order) -> dict:
         "store_id": order.store_id,
         "zone": order.zone,
         "courier_id": order.courier_id,
-        "placed_at": _iso(order.placed_at),
-        "promised_by": _iso(order.promised_by),
-        "predicted_delivery_at": _iso(order.predicted_delivery_at),
-        "ready_at": _iso(order.ready_at),
-        "packed_at": _iso(order.packed_at),
-        "picked_up_at": _iso(order.picked_up_at),
-        "delivered_at": _iso(order.delivered_at),
+        "placed_at": iso(order.placed_at),
+        "promised_by": iso(order.promised_by),
+        "predicted_delivery_at": iso(order.predicted_delivery_at),
+        "ready_at": iso(order.ready_at),
+        "packed_at": iso(order.packed_at),
+        "picked_up_at": iso(order.picked_up_at),
+        "delivered_at": iso(order.delivered_at),
         "outcome": order.outcome,
         "failure_reason": order.failure_reason,
         "events": [e.as_json() for e in order.events],

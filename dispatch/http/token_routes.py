@@ -10,12 +10,9 @@ from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
+from dispatch.http.times import iso
 from dispatch.http.validation import FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -66,8 +63,8 @@ async def list_tokens(request: web.Request) -> web.Response:
                     "store_id": r.store_id,
                     "courier_id": r.courier_id,
                     "label": r.label,
-                    "created_at": _iso(r.created_at),
-                    "revoked_at": _iso(r.revoked_at),
+                    "created_at": iso(r.created_at),
+                    "revoked_at": iso(r.revoked_at),
                 }
                 for r in records
             ]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from dispatch.catalog.load import StoreLoad
-from dispatch.metrics import Metrics
 from dispatch.orders.events import Actor
 from dispatch.orders.model import Order
-from dispatch.postgres.orders import PostgresOrderRepository
+from dispatch.orders.ports import OrderObserver, OrderRecords
 from stores.stock_view import StockView
 
 
@@ -16,10 +15,10 @@ class OrderFlow:
     def __init__(
         self,
         *,
-        orders: PostgresOrderRepository,
+        orders: OrderRecords,
         stock_view: StockView,
         load: StoreLoad,
-        metrics: Metrics,
+        metrics: OrderObserver,
     ) -> None:
         self.orders = orders
         self.stock_view = stock_view

@@ -13,15 +13,13 @@ from zoneinfo import ZoneInfo
 
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
-from dispatch.errors import OrderIdReused, OutOfArea, OutOfStock
-from dispatch.metrics import Metrics
+from dispatch.errors import OrderIdReused, OutOfStock
 from dispatch.orders.events import Actor
 from dispatch.orders.model import OrderRequest, Placement
+from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
 from dispatch.orders.sla import promise_for
-from dispatch.postgres.order_batcher import OrderBatcher
-from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.settings import Policy
-from geo.errors import OutOfArea as OffNetwork
+from geo.errors import OutOfArea
 from stores.choice import Candidate, choose_store
 from stores.stock_view import StockView
 
@@ -30,14 +28,14 @@ class Intake:
     def __init__(
         self,
         *,
-        orders: PostgresOrderRepository,
+        orders: OrderRecords,
         keeper: CatalogKeeper,
         stock_view: StockView,
         load: StoreLoad,
-        metrics: Metrics,
+        metrics: OrderObserver,
         policy: Policy,
         tz: ZoneInfo,
-        batcher: OrderBatcher,
+        batcher: Placements,
     ) -> None:
         self.orders = orders
         self.batcher = batcher  # placements are group-committed (see OrderBatcher)
@@ -87,10 +85,10 @@ class Intake:
             if known is not None:
                 return self._answer_existing(request, known.digest, known.response)
             if isinstance(refusal, OutOfStock):
-                self.metrics.order_rejections.labels("out_of_stock").inc()
-                self.metrics.reservation_failures.labels("out_of_stock").inc()
+                self.metrics.order_refused("out_of_stock")
+                self.metrics.reservation_failed("out_of_stock")
             else:
-                self.metrics.order_rejections.labels("out_of_area").inc()
+                self.metrics.order_refused("out_of_area")
             raise
 
     async def _choose_and_reserve(
@@ -101,7 +99,7 @@ class Intake:
             snap = self.keeper.network.snap(
                 request.drop_lat, request.drop_lon, max_distance_m=self.policy.max_snap_m
             )
-        except OffNetwork:
+        except OutOfArea:
             raise OutOfArea(
                 f"the drop-off is more than {self.policy.max_snap_m:.0f} m from the road network"
             ) from None
@@ -120,7 +118,7 @@ class Intake:
                 ready_in_s=self.load.ready_in_s(catalog),
                 is_open=self.load.open_mask(catalog, now, self.tz),
                 stock=self.stock_view,
-                limit=4,
+                limit=self.policy.store_candidates,
             )
             if choice.nearest_in_range is None:
                 raise OutOfArea("no open store reaches this address within its delivery radius")
@@ -217,7 +215,7 @@ class Intake:
         if result.kind == "exists":  # another process placed it meanwhile
             return self._answer_existing(request, result.digest, result.response)
         # lost the race for a line: refresh what we believe and try the next store
-        self.metrics.reservation_failures.labels("race_lost").inc()
+        self.metrics.reservation_failed("race_lost")
         fresh = await self.orders.availability(candidate.store_id, [sku for sku, _ in request.lines])
         self.stock_view.set_many(candidate.store_id, fresh)
         return None

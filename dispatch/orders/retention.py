@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from dispatch.postgres.retention import PostgresRetentionRepository
+from dispatch.orders.ports import DropoffEraser
 
 log = logging.getLogger("flashdispatch.retention")
 
@@ -15,7 +15,7 @@ class DropoffRetention:
     at most once every ``interval_s`` (the dispatch loop calls :meth:`run_if_due` every round)."""
 
     def __init__(
-        self, repository: PostgresRetentionRepository, *, retention_days: float, interval_s: float
+        self, repository: DropoffEraser, *, retention_days: float, interval_s: float
     ) -> None:
         self._repository = repository
         self.retention = timedelta(days=retention_days)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from dispatch.couriers.model import ActiveRoute, Courier
+from dispatch.couriers.model import ActiveRoute, Courier, RouteOrder
 from dispatch.errors import InvalidTransition, NotFound
 from dispatch.orders.events import SYSTEM, Actor
 from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
@@ -138,12 +138,13 @@ class PostgresCourierRepository:
         )
         return _route(row) if row else None
 
-    async def route_orders(self, route_id: int) -> list[asyncpg.Record]:
-        return await self._pool.fetch(
+    async def route_orders(self, route_id: int) -> list[RouteOrder]:
+        rows = await self._pool.fetch(
             "SELECT order_id, status, drop_node, drop_lat, drop_lon, promised_by FROM orders"
             " WHERE route_id = $1 ORDER BY order_id",
             route_id,
         )
+        return [RouteOrder(**dict(r)) for r in rows]
 
     async def _release_unpicked(
         self, conn: asyncpg.Connection, courier_id: str, now: datetime, *, actor: Actor, reason: str

@@ -13,8 +13,6 @@ from dispatch.engine.model import CourierState, OpenOrder
 from geo.network import RoadNetwork
 from stores.catalog import StoreCatalog
 
-DEFAULT_SHIFT_S = 8 * 3600.0
-
 
 def epoch(moment: datetime) -> float:
     return moment.timestamp()
@@ -65,6 +63,7 @@ def engine_couriers(
     now: datetime,
     silence_s: float,
     max_snap_m: float,
+    default_shift_s: float,
 ) -> CourierView:
     states: list[CourierState] = []
     idle: set[str] = set()
@@ -90,7 +89,7 @@ def engine_couriers(
         node, distance = node_of[row.courier_id]
         if distance > max_snap_m and not busy:
             continue  # off the map: cannot be routed until it reports a usable position
-        shift_end = epoch(row.shift_ends_at) if row.shift_ends_at else t + DEFAULT_SHIFT_S
+        shift_end = epoch(row.shift_ends_at) if row.shift_ends_at else t + default_shift_s
         if busy:
             location = row.route_end_node if row.route_end_node is not None else node
             free_at = max(t, epoch(row.route_free_at)) if row.route_free_at else t

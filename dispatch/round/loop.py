@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.clock import Clock
+from dispatch.couriers.model import COURIER_STATES
 from dispatch.engine.model import EnginePolicy, RoundPlan
 from dispatch.engine.plan import plan_round
-from dispatch.metrics import COURIER_STATES, STAGES, Metrics
-from dispatch.postgres.couriers import PostgresCourierRepository
-from dispatch.postgres.database import CONNECTION_ERRORS
-from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.round.inputs import (
     courier_eta_by_store,
     engine_couriers,
@@ -24,9 +22,10 @@ from dispatch.round.inputs import (
     epoch,
     from_epoch,
 )
+from dispatch.round.ports import Retention, RoundObserver, RoundState, SilentCouriers, ZoneClaims
 from dispatch.round.travel import NetworkTravel
-from dispatch.round.zone_lease import ZoneLease
 from dispatch.settings import Policy
+from stores.model import Store
 
 log = logging.getLogger("flashdispatch.loop")
 DEMAND_WINDOW = timedelta(hours=1)
@@ -57,22 +56,25 @@ class RoundReport:
 
 
 class DispatchLoop:
+    """One round at a time for the zones this process holds; the arguments are its ports."""
+
     def __init__(
         self,
         *,
-        state: PostgresDispatchState,
-        couriers: PostgresCourierRepository,
-        keeper,
+        state: RoundState,
+        couriers: SilentCouriers,
+        keeper: CatalogKeeper,
         load: StoreLoad,
-        lease: ZoneLease,
+        lease: ZoneClaims,
         clock: Clock,
-        metrics: Metrics,
+        metrics: RoundObserver,
         policy: Policy,
         engine_policy: EnginePolicy | None = None,
-        load_stores=None,
-        retention=None,
+        load_stores: Callable[[], Awaitable[list[Store]]] | None = None,
+        retention: Retention | None = None,
+        transient_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
-        self.retention = retention  # dispatch.orders.retention.DropoffRetention, or None
+        self.retention = retention
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state
@@ -84,6 +86,7 @@ class DispatchLoop:
         self.metrics = metrics
         self.policy = policy
         self.engine_policy = engine_policy or EnginePolicy(round_interval_s=policy.dispatch_interval_s)
+        self.transient_errors = transient_errors  # the database is away: skip the round, log a warning
         self._lock = asyncio.Lock()
         self._gauged: set[str] = set()  # zones whose gauges this process reports
 
@@ -93,7 +96,7 @@ class DispatchLoop:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except CONNECTION_ERRORS as exc:  # the database is away: the next round tries again
+            except self.transient_errors as exc:  # the database is away: the next round tries again
                 log.warning("dispatch round skipped, database unavailable: %s: %s", type(exc).__name__, exc)
             except Exception:  # a failed round is logged and the next one tries again
                 log.exception("dispatch round failed")
@@ -124,6 +127,7 @@ class DispatchLoop:
             now=now,
             silence_s=self.policy.courier_silence_s,
             max_snap_m=self.policy.max_snap_m,
+            default_shift_s=self.policy.default_shift_s,
         )
         if view.silent:
             report.released += await self.couriers.release_silent(view.silent, now=now)
@@ -162,10 +166,7 @@ class DispatchLoop:
         self._refresh_load(orders, view, catalog, now)
         self._gauges(zones, orders, predicted, view, now)
         report.duration_s = time.perf_counter() - started
-        for zone in zones:
-            self.metrics.round_duration.labels(zone).observe(report.duration_s)
-            self.metrics.rounds.labels(zone).inc()
-            self.metrics.last_round.labels(zone).set(time.time())
+        self.metrics.round_finished(zones, duration_s=report.duration_s, finished_at=time.time())
         return report
 
     async def _current_catalog(self):
@@ -234,7 +235,7 @@ class DispatchLoop:
             report.lost_claims += 1
             return
         report.committed.append((route.courier_id, route.order_ids))
-        self.metrics.assignments.labels(store.zone).inc()
+        self.metrics.route_committed(store.zone)
 
     def _refresh_load(self, orders, view, catalog, now) -> None:
         queued: dict[str, int] = {}
@@ -247,30 +248,22 @@ class DispatchLoop:
     def _zero_released(self, zones) -> None:
         """Zones no longer leased here read zero: panels take the max per zone across processes."""
         for zone in self._gauged - set(zones):
-            for stage in STAGES:
-                self.metrics.orders_in_flight.labels(zone, stage).set(0)
-            self.metrics.orders_at_risk.labels(zone).set(0)
-            for state in COURIER_STATES:
-                self.metrics.couriers.labels(zone, state).set(0)
+            self.metrics.zone_released(zone)
         self._gauged = set(zones)
 
     def _gauges(self, zones, orders, predicted, view, now) -> None:
         t = epoch(now)
-        for zone in zones:
-            self.metrics.ensure_zone(zone)
-            for stage in STAGES:
-                self.metrics.orders_in_flight.labels(zone, stage).set(0)
-            self.metrics.orders_at_risk.labels(zone).set(0)
-            for state in COURIER_STATES:
-                self.metrics.couriers.labels(zone, state).set(view.by_state.get((zone, state), 0))
-        at_risk: dict[str, int] = {}
+        in_flight: dict[str, dict[str, int]] = {zone: {} for zone in zones}
+        at_risk: dict[str, int] = dict.fromkeys(zones, 0)
         for row in orders:
-            if row.zone not in zones:
+            if row.zone not in in_flight:
                 continue
-            self.metrics.orders_in_flight.labels(row.zone, row.status).inc()
+            stages = in_flight[row.zone]
+            stages[row.status] = stages.get(row.status, 0) + 1
             eta = predicted.get(row.order_id, epoch(row.predicted_delivery_at))
             promised = epoch(row.promised_by)
             if (eta is not None and eta > promised) or t > promised:
-                at_risk[row.zone] = at_risk.get(row.zone, 0) + 1
-        for zone, count in at_risk.items():
-            self.metrics.orders_at_risk.labels(zone).set(count)
+                at_risk[row.zone] += 1
+        for zone in zones:
+            couriers = {state: view.by_state.get((zone, state), 0) for state in COURIER_STATES}
+            self.metrics.zone_state(zone, in_flight=in_flight[zone], at_risk=at_risk[zone], couriers=couriers)

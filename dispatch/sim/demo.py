@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +16,7 @@ from dispatch.app import create_app
 from dispatch.clock import VirtualClock
 from dispatch.keys import SERVICES
 from dispatch.postgres.database import resolve_database_url
+from dispatch.postgres.scratch import create_database
 from dispatch.sim.city import DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
 from dispatch.sim.demo_runner import DemoRunner
@@ -26,20 +26,6 @@ DEMO_DATABASE = "flashdispatch_demo"
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-async def fresh_database(server_url: str, name: str) -> str:
-    """Drop and create the demo's own database, so every run starts from nothing."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    parts = urlsplit(server_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out: dict | None = None) -> int:
@@ -57,7 +43,7 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
     )
     say(f"road network ready: {network.node_count:,} nodes")
     server = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
-    database_url = await fresh_database(server, database)
+    database_url = await create_database(server, database, replace=True)  # every run starts from nothing
     where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
     say(f"database: fresh '{database}' on {where}")
     city = build_city(network, config)

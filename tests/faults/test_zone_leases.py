@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from dispatch.round.zone_lease import LOCK_CLASS
+from dispatch.postgres.zone_lease import LOCK_CLASS
 from tests.e2e.test_orders_api import layout, point  # noqa: F401  (fixture)
 from tests.faults.conftest import OPERATOR, until
 from tests.faults.world import call, check_invariants, storm, token

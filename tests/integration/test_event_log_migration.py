@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 import asyncpg
 import pytest
 
 from dispatch.postgres.migrate import bundled_migrations
-from tests.conftest import T0, _server_url, _with_database
+from dispatch.postgres.scratch import scratch_database
+from tests.conftest import T0, _server_url
 
 
 @pytest.fixture
 async def scratch():
-    server = _server_url()
-    name = f"fd_migration_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    conn = await asyncpg.connect(_with_database(server, name))
-    try:
-        yield conn
-    finally:
-        await conn.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(_server_url(), "fd_migration") as url:
+        conn = await asyncpg.connect(url)
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
 
 async def test_old_events_become_typed_numbered_events_with_actors(scratch):
