@@ -1,0 +1,88 @@
+"""One dispatch round against in-memory ports: the real engine plans, the fakes record."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from dispatch.clock import VirtualClock
+from dispatch.couriers.model import CourierRow, OpenOrderRow
+from dispatch.round.loop import DispatchLoop
+from tests.conftest import T0
+from tests.unit.services.conftest import POLICY
+from tests.unit.services.fakes import EveryZone, InMemoryRoundState, NoSilentCouriers, RecordingObserver
+
+
+def open_order(district, sites, order_id: str, *, minutes_ago: float = 0.0) -> OpenOrderRow:
+    placed = T0 - timedelta(minutes=minutes_ago)
+    return OpenOrderRow(order_id=order_id, store_id="A", zone="z", status="reserved", drop_node=sites["drop"],
+                        placed_at=placed, ready_at=placed + timedelta(minutes=5), packed_at=None,
+                        promised_by=placed + timedelta(minutes=30),
+                        predicted_delivery_at=placed + timedelta(minutes=20), courier_id=None, route_id=None)
+
+
+def courier(district, node: int, courier_id: str = "c1", **extra) -> CourierRow:
+    return CourierRow(courier_id=courier_id, zone="z", capacity=3, on_shift=True, shift_ends_at=None,
+                      lat=float(district.lat[node]), lon=float(district.lon[node]), position_at=T0, route_id=None,
+                      route_free_at=None, route_end_node=None, **extra)
+
+
+def loop_over(state, keeper, load, clock=None):
+    observer = RecordingObserver()
+    silent = NoSilentCouriers()
+    loop = DispatchLoop(state=state, couriers=silent, keeper=keeper, load=load, lease=EveryZone(),
+                        clock=clock or VirtualClock(T0), metrics=observer, policy=POLICY)
+    return loop, observer, silent
+
+
+async def test_round_gives_the_waiting_orders_to_the_idle_courier_at_the_store(district, sites, keeper, load):
+    # packed by now (placed 5 min ago), the courier at the door: the engine commits at once
+    state = InMemoryRoundState(orders=[open_order(district, sites, "o1", minutes_ago=5),
+                                       open_order(district, sites, "o2", minutes_ago=5)],
+                               courier_rows=[courier(district, sites["a"])])
+    loop, observer, silent = loop_over(state, keeper, load)
+    report = await loop.tick()
+    assert report.zones == ("z",) and report.open_orders == 2
+    assert report.committed == [("c1", tuple(sorted(report.committed[0][1])))]
+    assert sorted(report.committed[0][1]) == ["o1", "o2"]
+    [route] = state.committed
+    assert (route["courier_id"], route["store_id"], route["zone"]) == ("c1", "A", "z")
+    assert route["depart_at"] <= route["arrive_store_at"] <= route["pickup_at"] < max(route["predicted"])
+    assert set(state.predictions) == {"o1", "o2"}
+    assert observer.named("route_committed") == [("z",)]
+    [gauges] = observer.named("zone_state")
+    assert gauges[0] == "z" and dict(gauges[1:])["in_flight"] == {"reserved": 2}
+    assert dict(gauges[1:])["couriers"] == {"off": 0, "idle": 1, "busy": 0}
+    assert [args[0] for args in observer.named("round_finished")] == [{"z"}]
+    assert silent.asked == []
+
+
+async def test_round_counts_a_lost_claim_and_writes_nothing(district, sites, keeper, load):
+    state = InMemoryRoundState(orders=[open_order(district, sites, "o1", minutes_ago=5)],
+                               courier_rows=[courier(district, sites["a"])], lose_claims=True)
+    loop, observer, _ = loop_over(state, keeper, load)
+    report = await loop.tick()
+    assert report.lost_claims == 1 and report.committed == [] and state.committed == []
+    assert observer.named("route_committed") == []
+
+
+async def test_round_hands_back_a_silent_couriers_orders_and_counts_late_ones(district, sites, keeper, load):
+    clock = VirtualClock(T0 + timedelta(seconds=POLICY.courier_silence_s + 1))
+    state = InMemoryRoundState(orders=[open_order(district, sites, "o1", minutes_ago=40)],
+                               courier_rows=[courier(district, sites["a"])], late_zones=["z"])
+    loop, observer, silent = loop_over(state, keeper, load, clock)
+    report = await loop.tick()
+    assert silent.asked == ["c1"] and report.late == 1
+    assert observer.named("outcome") == [("z", "late")]
+    [gauges] = observer.named("zone_state")
+    assert dict(gauges[1:])["at_risk"] == 1  # its promise has passed
+
+
+async def test_round_gives_nothing_to_a_courier_already_on_a_route(district, sites, keeper, load):
+    busy = replace(courier(district, sites["a"]), route_id=9, route_free_at=T0 + timedelta(minutes=20),
+                   route_end_node=sites["drop"])
+    state = InMemoryRoundState(orders=[open_order(district, sites, "o1", minutes_ago=5)], courier_rows=[busy])
+    loop, observer, _ = loop_over(state, keeper, load)
+    report = await loop.tick()
+    assert report.committed == [] and state.committed == []
+    assert dict(observer.named("zone_state")[0][1:])["couriers"] == {"off": 0, "idle": 0, "busy": 1}
