@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.round.loop import DispatchLoop
 from dispatch.services import Services
 from geo.network import RoadNetwork
+from stores.model import SyncResult
 from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView
 
@@ -96,7 +98,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     orders = PostgresOrderRepository(pool)
     load = StoreLoad(parallel_picks=policy.parallel_picks, default_courier_eta_s=policy.default_courier_eta_s)
 
-    async def record_shortfall(store_id, result, now):
+    async def record_shortfall(store_id: str, result: SyncResult, now: datetime) -> None:
         await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
 
     stores.on_shortfall = record_shortfall

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -93,7 +94,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        def number(name: str, default: float, kind: type = float):
+        def number(name: str, default: float, kind: type = float) -> Any:
             raw = env.get(name)
             if raw is None or raw == "":
                 return default

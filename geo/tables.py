@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from geo.network import RoadNetwork
@@ -178,7 +179,9 @@ def build_tables(
     )
 
 
-def _reachable_pairs(csr, nodes: np.ndarray, n: int, cutoff_s: float):
+def _reachable_pairs(
+    csr: sparse.csr_matrix, nodes: np.ndarray, n: int, cutoff_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(store index, node, seconds) for every pair within the cutoff, from batched dijkstra."""
     stores_out, nodes_out, times_out = [], [], []
     batch = max(1, _BATCH_BYTES // max(1, n * 8))

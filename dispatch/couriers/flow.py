@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.couriers.model import Courier
 from dispatch.couriers.ports import CourierObserver, CourierRecords
@@ -23,7 +24,7 @@ class CourierFlow:
         load: StoreLoad,
         metrics: CourierObserver,
         policy: Policy,
-        keeper,
+        keeper: CatalogKeeper,
     ) -> None:
         self.couriers = couriers
         self.network = network
@@ -36,7 +37,9 @@ class CourierFlow:
     def _courier_snap_m(self) -> float:
         return self.policy.max_snap_m * self.policy.courier_snap_factor
 
-    async def register(self, courier_id: str, *, name: str, zone: str, capacity: int, now: datetime):
+    async def register(
+        self, courier_id: str, *, name: str, zone: str, capacity: int, now: datetime
+    ) -> tuple[Courier, bool]:
         courier, created = await self.couriers.upsert(
             courier_id, name=name, zone=zone, capacity=capacity, now=now
         )
@@ -74,7 +77,7 @@ class CourierFlow:
         released = await self.couriers.reject(courier_id, order_id, now=now)
         return {"order_id": order_id, "status": "reserved", "released": released}
 
-    def _reposition_stops(self, courier) -> list[dict]:
+    def _reposition_stops(self, courier: Courier) -> list[dict]:
         """With no route, where dispatch asks the courier to wait (prepositioning), if anywhere."""
         node = courier.reposition_node
         if node is None or not courier.on_shift or courier.lat is None or courier.lon is None:

@@ -20,6 +20,7 @@ from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
 from dispatch.orders.sla import promise_for
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
+from stores.catalog import StoreCatalog
 from stores.choice import Candidate, choose_store
 from stores.stock_view import StockView
 
@@ -145,8 +146,12 @@ class Intake:
             or [{"sku": sku, "requested": qty, "available": available[sku]} for sku, qty in request.lines],
         )
 
-    async def _refresh_view(self, catalog, node: int, lines: dict[str, int], now: datetime) -> bool:
+    async def _refresh_view(
+        self, catalog: StoreCatalog, node: int, lines: dict[str, int], now: datetime
+    ) -> bool:
         """Reload the availability of the order's SKUs at every open store in range."""
+        if catalog.tables is None:
+            return False
         stores, travel = catalog.tables.stores_in_reach(node)
         usable = (travel <= catalog.radius_s.take(stores)) & self.load.open_mask(catalog, now, self.tz).take(
             stores

@@ -165,7 +165,9 @@ class PostgresCourierRepository:
         return released
 
     @staticmethod
-    async def _close_route_if_empty(conn, courier_id: str, now: datetime, *, abandoned: bool) -> bool:
+    async def _close_route_if_empty(
+        conn: asyncpg.Connection, courier_id: str, now: datetime, *, abandoned: bool
+    ) -> bool:
         """Close the courier's active route once it holds no open order; frees the courier."""
         route_id = await conn.fetchval(
             "SELECT route_id FROM routes WHERE courier_id = $1 AND status = 'active'", courier_id

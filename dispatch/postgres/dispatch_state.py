@@ -120,7 +120,15 @@ class PostgresDispatchState:
             return None
 
     async def _commit_route_once(
-        self, courier_id, store_id, zone, order_ids, times, predicted, plan, now
+        self,
+        courier_id: str,
+        store_id: str,
+        zone: str,
+        order_ids: Sequence[str],
+        times: tuple[datetime, datetime, datetime],
+        predicted: Sequence[datetime],
+        plan: dict,
+        now: datetime,
     ) -> int | None:
         depart_at, arrive_store_at, pickup_at = times
         async with self._pool.acquire() as conn, conn.transaction():

@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from dispatch.errors import InvalidTransition, NotFound
-from dispatch.orders.events import Actor
+from dispatch.orders.events import Actor, OrderEvent
 from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
 from dispatch.orders.model import Order, Placement, PlaceResult
 from dispatch.orders.sla import Outcome, outcome_when_closed
@@ -24,7 +24,9 @@ _ORDER_COLUMNS = (
 )
 
 
-def _order(row: asyncpg.Record, lines=(), events=()) -> Order:
+def _order(
+    row: asyncpg.Record, lines: Sequence[tuple[str, int]] = (), events: Sequence[OrderEvent] = ()
+) -> Order:
     return Order(
         order_id=row["order_id"],
         status=OrderStatus(row["status"]),

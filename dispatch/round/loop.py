@@ -7,15 +7,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.clock import Clock
-from dispatch.couriers.model import COURIER_STATES
-from dispatch.engine.model import EnginePolicy, RoundPlan
+from dispatch.couriers.model import COURIER_STATES, OpenOrderRow
+from dispatch.engine.model import EnginePolicy, RoundPlan, Route
 from dispatch.engine.plan import plan_round
 from dispatch.round.inputs import (
+    CourierView,
     courier_eta_by_store,
     engine_couriers,
     engine_orders,
@@ -25,6 +26,7 @@ from dispatch.round.inputs import (
 from dispatch.round.ports import Retention, RoundObserver, RoundState, SilentCouriers, ZoneClaims
 from dispatch.round.travel import NetworkTravel
 from dispatch.settings import Policy
+from stores.catalog import StoreCatalog
 from stores.model import Store
 
 log = logging.getLogger("flashdispatch.loop")
@@ -169,7 +171,7 @@ class DispatchLoop:
         self.metrics.round_finished(zones, duration_s=report.duration_s, finished_at=time.time())
         return report
 
-    async def _current_catalog(self):
+    async def _current_catalog(self) -> StoreCatalog:
         if self._load_stores is not None:
             seen = await self.state.stores_signature()
             if seen != self._stores_seen:
@@ -177,7 +179,9 @@ class DispatchLoop:
                 self._stores_seen = seen
         return self.keeper.current
 
-    async def _hotspots(self, zones, catalog, now) -> dict[Hashable, float]:
+    async def _hotspots(
+        self, zones: set[str], catalog: StoreCatalog, now: datetime
+    ) -> dict[Hashable, float]:
         """Where orders came from in the last hour, by store node (prepositioning's demand)."""
         demand = await self.state.recent_demand(sorted(zones), since=now - DEMAND_WINDOW)
         spots: dict[Hashable, float] = {}
@@ -191,7 +195,7 @@ class DispatchLoop:
     async def _courier_zones(self) -> set[str]:
         return set(await self.state.couriers_zones())
 
-    async def _sweep(self, now, report: RoundReport) -> None:
+    async def _sweep(self, now: datetime, report: RoundReport) -> None:
         for zone in await self.state.sweep_late(now=now):
             self.metrics.outcome(zone, "late")
             report.late += 1
@@ -203,9 +207,18 @@ class DispatchLoop:
             if outcome is not None:
                 self.metrics.outcome(zone, outcome)
 
-    async def _commit(self, route, catalog, drop_node, now, report: RoundReport) -> None:
+    async def _commit(
+        self,
+        route: Route,
+        catalog: StoreCatalog,
+        drop_node: dict[str, int],
+        now: datetime,
+        report: RoundReport,
+    ) -> None:
         store = catalog.store(route.store_id)
         position = catalog.position(route.store_id)
+        if store is None or position is None:  # the store left the catalog during the round
+            return
         drops = [
             {"order_id": oid, "node": drop_node[oid], "dropoff_at": t}
             for oid, t in zip(route.order_ids, route.dropoff_at, strict=True)
@@ -237,7 +250,9 @@ class DispatchLoop:
         report.committed.append((route.courier_id, route.order_ids))
         self.metrics.route_committed(store.zone)
 
-    def _refresh_load(self, orders, view, catalog, now) -> None:
+    def _refresh_load(
+        self, orders: list[OpenOrderRow], view: CourierView, catalog: StoreCatalog, now: datetime
+    ) -> None:
         queued: dict[str, int] = {}
         for row in orders:
             if row.status in ("reserved", "assigned") and row.packed_at is None:
@@ -245,13 +260,20 @@ class DispatchLoop:
         etas = courier_eta_by_store(view.states, catalog, now=now, default_s=self.load.default_courier_eta_s)
         self.load.replace(queued, etas)
 
-    def _zero_released(self, zones) -> None:
+    def _zero_released(self, zones: set[str]) -> None:
         """Zones no longer leased here read zero: panels take the max per zone across processes."""
         for zone in self._gauged - set(zones):
             self.metrics.zone_released(zone)
         self._gauged = set(zones)
 
-    def _gauges(self, zones, orders, predicted, view, now) -> None:
+    def _gauges(
+        self,
+        zones: set[str],
+        orders: list[OpenOrderRow],
+        predicted: dict[str, float],
+        view: CourierView,
+        now: datetime,
+    ) -> None:
         t = epoch(now)
         in_flight: dict[str, dict[str, int]] = {zone: {} for zone in zones}
         at_risk: dict[str, int] = dict.fromkeys(zones, 0)

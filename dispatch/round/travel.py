@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
+from typing import cast
 
 from geo.network import RoadNetwork
 from stores.catalog import StoreCatalog
@@ -22,9 +24,8 @@ class NetworkTravel:
         self._store_at_node: dict[int, int] = {int(n): i for i, n in enumerate(catalog.nodes)}
         self._memo: dict[tuple[int, int], float] = {}
 
-    def __call__(self, a, b) -> float:
-        a = int(a)
-        b = int(b)
+    def __call__(self, a_location: Hashable, b_location: Hashable) -> float:
+        a, b = int(cast(int, a_location)), int(cast(int, b_location))  # the service's locations are nodes
         if a == b:
             return 0.0
         key = (a, b)
