@@ -10,6 +10,7 @@ from dispatch.clock import Clock, SystemClock
 from dispatch.http import (
     courier_routes,
     event_routes,
+    operator_routes,
     ops_routes,
     order_routes,
     store_routes,
@@ -35,6 +36,7 @@ def endpoints() -> list[Endpoint]:
         *order_routes.ENDPOINTS,
         *courier_routes.ENDPOINTS,
         *ops_routes.ENDPOINTS,
+        *operator_routes.ENDPOINTS,
         *event_routes.ENDPOINTS,
     ]
 

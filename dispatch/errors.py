@@ -34,6 +34,14 @@ class NotCancellable(DispatchError):
     code = "not_cancellable"
 
 
+class NotReassignable(DispatchError):
+    code = "not_reassignable"
+
+
+class CourierUnavailable(DispatchError):
+    code = "courier_unavailable"
+
+
 class InvalidTransition(DispatchError):
     code = "invalid_transition"
 

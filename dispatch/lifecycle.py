@@ -18,6 +18,7 @@ from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.stores import StoreService
 from dispatch.couriers.flow import CourierFlow
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
+from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.orders.retention import DropoffRetention
@@ -26,6 +27,7 @@ from dispatch.postgres.database import CONNECTION_ERRORS, create_pool, resolve_d
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.order_actions import PostgresOrderActions
 from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
@@ -106,6 +108,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
     dispatch_state = PostgresDispatchState(pool)
     batcher = OrderBatcher(pool, repository=orders)
+    order_actions = PostgresOrderActions(pool)
     built = Services(
         settings=settings,
         policy=policy,
@@ -131,6 +134,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         ),
         batcher=batcher,
         order_flow=OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics),
+        order_actions=OrderActions(records=order_actions, metrics=metrics),
         couriers=CourierFlow(
             couriers=courier_repo,
             network=keeper.network,
@@ -155,6 +159,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
                 interval_s=policy.retention_interval_s,
             ),
             transient_errors=CONNECTION_ERRORS,
+            holds=order_actions,
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),

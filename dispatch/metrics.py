@@ -15,6 +15,7 @@ HTTP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 
 OUTCOMES = ("on_time", "late", "cancelled", "failed")
 STAGES = tuple(values(IN_DISPATCH))
+OPERATOR_ACTIONS = ("hold", "release", "reassign", "store_status", "zone_mode", "zone_mode_cleared")
 
 
 class Metrics:
@@ -94,6 +95,10 @@ class Metrics:
         self.http_unhandled = Counter(
             p + "http_unhandled_errors", "Requests that ended in an unexpected exception.", registry=registry
         )
+        self.operator_actions = Counter(
+            p + "operator_actions", "Operator and store actions that changed something.", ["action"],
+            registry=registry,
+        )
         self.db_pool = Gauge(
             p + "db_pool_connections", "Database pool connections.", ["state"], registry=registry
         )
@@ -106,6 +111,8 @@ class Metrics:
             self.reservation_failures.labels(reason)
         for state in ("in_use", "idle", "max"):
             self.db_pool.labels(state)
+        for action in OPERATOR_ACTIONS:
+            self.operator_actions.labels(action)
 
     def ensure_zone(self, zone: str) -> None:
         """Create every per-zone series at zero so dashboards see zeros, not gaps."""
@@ -182,6 +189,9 @@ class Metrics:
     def zone_released(self, zone: str) -> None:
         """This process no longer dispatches ``zone``: its gauges read zero here."""
         self.zone_state(zone, in_flight={}, at_risk=0, couriers={})
+
+    def operator_action(self, action: str) -> None:
+        self.operator_actions.labels(action).inc()
 
     def unhandled_error(self) -> None:
         self.http_unhandled.inc()

@@ -13,6 +13,7 @@ from dispatch.catalog.stores import StoreService
 from dispatch.clock import Clock
 from dispatch.couriers.flow import CourierFlow
 from dispatch.metrics import Metrics
+from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.postgres.ops import PostgresOpsRepository
@@ -42,6 +43,7 @@ class Services:
     intake: Intake
     batcher: OrderBatcher  # intake's placements; benches read its batch counters
     order_flow: OrderFlow
+    order_actions: OrderActions
     couriers: CourierFlow
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository

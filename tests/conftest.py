@@ -27,7 +27,7 @@ T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 TABLES = (
     "order_events, order_lines, orders, routes, courier_positions, couriers, stock_syncs, stock,"
-    " stores, tokens"
+    " stores, tokens, zone_modes, operator_actions"
 )
 
 

@@ -61,6 +61,7 @@ class OpenOrderRow:
     predicted_delivery_at: datetime
     courier_id: str | None
     route_id: int | None
+    pinned_courier_id: str | None = None  # an operator gave it to this courier
 
 
 @dataclass(frozen=True, slots=True)

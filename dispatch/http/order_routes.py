@@ -37,6 +37,8 @@ def order_json(order: Order) -> dict:
         "delivered_at": iso(order.delivered_at),
         "outcome": order.outcome,
         "failure_reason": order.failure_reason,
+        "held_until": iso(order.held_until),
+        "pinned_courier_id": order.pinned_courier_id,
         "events": [e.as_json() for e in order.events],
         "items": [{"sku": sku, "quantity": qty} for sku, qty in order.lines],
         "drop_off": drop_off,
@@ -89,7 +91,7 @@ async def post_order(request: web.Request) -> web.Response:
     return web.json_response(body, status=status)
 
 
-def _order_id(request: web.Request) -> str:
+def order_id_of(request: web.Request) -> str:
     order_id = request.match_info["order_id"]
     if len(order_id) > 128:
         raise ApiError("invalid", "order_id is at most 128 characters", fields={"order_id": "too long"})
@@ -100,7 +102,7 @@ def _order_id(request: web.Request) -> str:
 async def get_order(request: web.Request) -> web.Response:
     """An order's status, store, courier, promise, prediction and events."""
     principal = require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR, Role.STORE)
-    order = await request.app[SERVICES].orders.get(_order_id(request))
+    order = await request.app[SERVICES].orders.get(order_id_of(request))
     if principal.role is Role.STORE and principal.store_id != order.store_id:
         raise ApiError("forbidden", "this order belongs to another store")
     return web.json_response(order_json(order))
@@ -111,7 +113,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     principal = require_role(request, Role.ORDER_SYSTEM, Role.OPERATOR)
     services = request.app[SERVICES]
     order = await services.order_flow.cancel(
-        _order_id(request), now=request.app[CLOCK].now(), actor=principal.actor
+        order_id_of(request), now=request.app[CLOCK].now(), actor=principal.actor
     )
     return web.json_response(order_json(order))
 
@@ -140,7 +142,7 @@ async def mark_packed(request: web.Request) -> web.Response:
     principal = require_store(request, store_id)
     services = request.app[SERVICES]
     order = await services.orders.mark_packed(
-        store_id, _order_id(request), now=request.app[CLOCK].now(), actor=principal.actor
+        store_id, order_id_of(request), now=request.app[CLOCK].now(), actor=principal.actor
     )
     return web.json_response(order_json(order))
 

@@ -15,6 +15,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "out_of_stock": 409,
     "order_id_reused": 409,
     "not_cancellable": 409,
+    "not_reassignable": 409,
+    "courier_unavailable": 409,
     "invalid_transition": 409,
     "conflict": 409,
     "body_too_large": 413,

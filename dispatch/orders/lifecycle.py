@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dispatch.errors import InvalidTransition, NotCancellable
+from dispatch.errors import InvalidTransition, NotCancellable, NotReassignable
 
 
 class OrderStatus(StrEnum):
     PLACED = "placed"
     RESERVED = "reserved"
+    HELD = "held"  # an operator keeps it out of dispatch; its promise keeps running
     ASSIGNED = "assigned"
     PICKED_UP = "picked_up"
     DELIVERED = "delivered"
@@ -67,6 +68,9 @@ class Step(StrEnum):
     RESERVE = "reserve"
     ASSIGN = "assign"
     UNASSIGN = "unassign"
+    REASSIGN = "reassign"
+    HOLD = "hold"
+    RELEASE = "release"
     PICK_UP = "pick_up"
     DELIVER = "deliver"
     CANCEL = "cancel"
@@ -80,10 +84,11 @@ class Step(StrEnum):
 
 S = OrderStatus
 A = ActorType
-OPEN = frozenset({S.PLACED, S.RESERVED, S.ASSIGNED, S.PICKED_UP})
-HOLDS_RESERVATION = frozenset({S.RESERVED, S.ASSIGNED})
+OPEN = frozenset({S.PLACED, S.RESERVED, S.HELD, S.ASSIGNED, S.PICKED_UP})
+HOLDS_RESERVATION = frozenset({S.RESERVED, S.HELD, S.ASSIGNED})
 CLOSED = frozenset({S.DELIVERED, S.CANCELLED, S.FAILED})
-IN_DISPATCH = frozenset({S.RESERVED, S.ASSIGNED, S.PICKED_UP})  # what a round reads and gauges
+IN_DISPATCH = frozenset({S.RESERVED, S.HELD, S.ASSIGNED, S.PICKED_UP})  # what a round reads and gauges
+BEFORE_PICKUP = frozenset({S.RESERVED, S.ASSIGNED})  # what an operator may still move or hold
 ON_ROUTE = frozenset({S.ASSIGNED, S.PICKED_UP})  # keeps a courier's route open
 
 
@@ -114,18 +119,23 @@ STEPS: dict[Step, Transition] = dict(
         _row(Step.ASSIGN, frozenset({S.RESERVED}), S.ASSIGNED, {A.SYSTEM}, EventType.ASSIGNED),
         # back to the pool: the courier rejects, goes off shift or falls silent before pickup
         _row(Step.UNASSIGN, frozenset({S.ASSIGNED}), S.RESERVED, {A.SYSTEM, A.COURIER}, EventType.UNASSIGNED),
+        # an operator moves it: to a named courier (next round) or back to the pool
+        _row(Step.REASSIGN, BEFORE_PICKUP, S.RESERVED, {A.OPERATOR}, EventType.REASSIGNED),
+        _row(Step.HOLD, BEFORE_PICKUP, S.HELD, {A.OPERATOR}, EventType.HELD),
+        # by the operator, or by the service when the hold's ``until`` passes
+        _row(Step.RELEASE, frozenset({S.HELD}), S.RESERVED, {A.OPERATOR, A.SYSTEM}, EventType.RELEASED),
         _row(Step.PICK_UP, frozenset({S.ASSIGNED}), S.PICKED_UP, {A.COURIER}, EventType.PICKED_UP),
         _row(Step.DELIVER, frozenset({S.PICKED_UP}), S.DELIVERED, {A.COURIER}, EventType.DELIVERED),
         _row(
             Step.CANCEL,
-            frozenset({S.PLACED, S.RESERVED, S.ASSIGNED}),
+            frozenset({S.PLACED, S.RESERVED, S.HELD, S.ASSIGNED}),
             S.CANCELLED,
             {A.ORDER_SYSTEM, A.OPERATOR},
             EventType.CANCELLED,
         ),
         _row(
             Step.FAIL,
-            frozenset({S.PLACED, S.RESERVED, S.ASSIGNED, S.PICKED_UP}),
+            frozenset({S.PLACED, S.RESERVED, S.HELD, S.ASSIGNED, S.PICKED_UP}),
             S.FAILED,
             {A.SYSTEM, A.OPERATOR},
             EventType.FAILED,
@@ -177,6 +187,8 @@ def check_step(order_id: str, step: Step, current: OrderStatus) -> None:
     """Raise the domain error that explains why ``step`` is not allowed from ``current``."""
     if current in STEPS[step].sources:
         return
+    if step is Step.REASSIGN and current in (S.PICKED_UP, *CLOSED):
+        raise NotReassignable(f"order {order_id!r} is {current.value}; only an order not yet picked up moves")
     if step is Step.CANCEL:
         raise NotCancellable(f"order {order_id!r} is {current.value} and can no longer be cancelled")
     action = step.value.replace("_", " ")

@@ -55,6 +55,8 @@ class Order:
     failure_reason: str | None
     lines: tuple[tuple[str, int], ...] = ()
     events: tuple[OrderEvent, ...] = ()
+    held_until: datetime | None = None  # a hold that ends by itself
+    pinned_courier_id: str | None = None  # an operator asked for this courier
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ class PostgresDispatchState:
     async def open_orders(self, zones: Sequence[str]) -> list[OpenOrderRow]:
         rows = await self._pool.fetch(
             "SELECT order_id, store_id, zone, status, drop_node, placed_at, ready_at, packed_at,"
-            " promised_by, predicted_delivery_at, courier_id, route_id FROM orders"
+            " promised_by, predicted_delivery_at, courier_id, route_id, pinned_courier_id FROM orders"
             " WHERE status = ANY($2::text[]) AND zone = ANY($1::text[])",
             list(zones),
             values(IN_DISPATCH),
@@ -163,6 +163,7 @@ class PostgresDispatchState:
                 " predicted_delivery_at = p.at"
                 " FROM unnest($1::text[], $4::timestamptz[]) AS p(order_id, at)"
                 " WHERE o.order_id = p.order_id AND o.status = ANY($7::text[]) AND o.store_id = $5"
+                " AND (o.pinned_courier_id IS NULL OR o.pinned_courier_id = $2)"
                 " RETURNING o.order_id",
                 list(order_ids),
                 courier_id,

@@ -20,7 +20,7 @@ RESERVATION_LOST = "FD409"
 _ORDER_COLUMNS = (
     "order_id, status, store_id, zone, courier_id, route_id, drop_lat, drop_lon, drop_node,"
     " placed_at, promised_by, predicted_delivery_at, ready_at, packed_at, picked_up_at,"
-    " delivered_at, outcome, failure_reason"
+    " delivered_at, outcome, failure_reason, held_until, pinned_courier_id"
 )
 
 
@@ -46,9 +46,22 @@ def _order(
         delivered_at=row["delivered_at"],
         outcome=row["outcome"],
         failure_reason=row["failure_reason"],
+        held_until=row["held_until"],
+        pinned_courier_id=row["pinned_courier_id"],
         lines=tuple(lines),
         events=tuple(events),
     )
+
+
+async def read_order(conn: asyncpg.Connection, order_id: str) -> Order:
+    """The order with its lines and its whole event log (inside the caller's transaction)."""
+    row = await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1", order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id!r}")
+    lines = await conn.fetch(
+        "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku", order_id
+    )
+    return _order(row, [(r["sku"], r["quantity"]) for r in lines], await events_of(conn, order_id))
 
 
 class PostgresOrderRepository:
@@ -124,14 +137,9 @@ class PostgresOrderRepository:
         async with self._pool.acquire() as conn:
             return await self._get(conn, order_id)
 
-    async def _get(self, conn: asyncpg.Connection, order_id: str) -> Order:
-        row = await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1", order_id)
-        if row is None:
-            raise NotFound(f"no order {order_id!r}")
-        lines = await conn.fetch(
-            "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku", order_id
-        )
-        return _order(row, [(r["sku"], r["quantity"]) for r in lines], await events_of(conn, order_id))
+    @staticmethod
+    async def _get(conn: asyncpg.Connection, order_id: str) -> Order:
+        return await read_order(conn, order_id)
 
     async def cancel(
         self, order_id: str, *, now: datetime, actor: Actor, reason: str | None = None

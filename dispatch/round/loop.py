@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,7 +13,7 @@ from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.clock import Clock
 from dispatch.couriers.model import COURIER_STATES, OpenOrderRow
-from dispatch.engine.model import EnginePolicy, RoundPlan, Route
+from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, RoundPlan, Route
 from dispatch.engine.plan import plan_round
 from dispatch.round.inputs import (
     CourierView,
@@ -23,7 +23,14 @@ from dispatch.round.inputs import (
     epoch,
     from_epoch,
 )
-from dispatch.round.ports import Retention, RoundObserver, RoundState, SilentCouriers, ZoneClaims
+from dispatch.round.ports import (
+    HeldOrders,
+    Retention,
+    RoundObserver,
+    RoundState,
+    SilentCouriers,
+    ZoneClaims,
+)
 from dispatch.round.travel import NetworkTravel
 from dispatch.settings import Policy
 from stores.catalog import StoreCatalog
@@ -51,6 +58,7 @@ class RoundReport:
     late: int = 0
     failed: int = 0
     released: list[str] = field(default_factory=list)
+    holds_ended: list[str] = field(default_factory=list)
     unassigned: tuple[str, ...] = ()
     repositions: dict[str, int] = field(default_factory=dict)  # courier -> road node to wait at
     erased_dropoffs: int | None = None  # retention purge this round (None: not due)
@@ -75,8 +83,10 @@ class DispatchLoop:
         load_stores: Callable[[], Awaitable[list[Store]]] | None = None,
         retention: Retention | None = None,
         transient_errors: tuple[type[BaseException], ...] = (),
+        holds: HeldOrders | None = None,
     ) -> None:
         self.retention = retention
+        self.holds = holds
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state
@@ -110,6 +120,7 @@ class DispatchLoop:
             return await self._tick()
 
     async def _tick(self) -> RoundReport:
+        """Read the open world, plan, commit, predict, report: the stages in order."""
         started = time.perf_counter()
         now = self.clock.now()
         catalog = await self._current_catalog()
@@ -121,10 +132,23 @@ class DispatchLoop:
         if not zones:
             return report
         await self._sweep(now, report)
+        orders, view = await self._read_world(zones, now, report)
+        report.open_orders = len(orders)
+        plan = await self._plan(orders, view, catalog, await self._hotspots(zones, catalog, now), now)
+        predicted = await self._apply(plan, orders, view, catalog, now, report)
+        self._refresh_load(orders, view, catalog, now)
+        self._gauges(zones, orders, predicted, view, now)
+        report.duration_s = time.perf_counter() - started
+        self.metrics.round_finished(zones, duration_s=report.duration_s, finished_at=time.time())
+        return report
+
+    async def _read_world(
+        self, zones: set[str], now: datetime, report: RoundReport
+    ) -> tuple[list[OpenOrderRow], CourierView]:
+        """Open orders and couriers; couriers gone silent hand their unpicked orders back first."""
         orders = await self.state.open_orders(sorted(zones))
-        rows = await self.state.couriers(sorted(zones))
         view = engine_couriers(
-            rows,
+            await self.state.couriers(sorted(zones)),
             network=self.keeper.network,
             now=now,
             silence_s=self.policy.courier_silence_s,
@@ -135,19 +159,55 @@ class DispatchLoop:
             report.released += await self.couriers.release_silent(view.silent, now=now)
             if report.released:
                 orders = await self.state.open_orders(sorted(zones))
+        return orders, view
+
+    async def _plan(
+        self,
+        orders: list[OpenOrderRow],
+        view: CourierView,
+        catalog: StoreCatalog,
+        hotspots: dict[Hashable, float],
+        now: datetime,
+    ) -> RoundPlan:
+        """The engine's plan. An order an operator gave to a courier is planned for that courier
+        alone (and waits while it is busy); that courier takes no other order meanwhile."""
         waiting = engine_orders(orders, catalog)
-        report.open_orders = len(orders)
+        pinned = {row.order_id: row.pinned_courier_id for row in orders if row.pinned_courier_id}
+        own: dict[str, list[OpenOrder]] = {}
+        for order in waiting:
+            if order.order_id in pinned:
+                own.setdefault(pinned[order.order_id], []).append(order)
+        free = [o for o in waiting if o.order_id not in pinned]
         travel = NetworkTravel(self.keeper.network, catalog)
-        hotspots = await self._hotspots(zones, catalog, now)
-        plan: RoundPlan = await asyncio.to_thread(
-            plan_round,
-            orders=waiting,
-            couriers=view.states,
-            travel=travel,
-            now=epoch(now),
-            policy=self.engine_policy,
-            hotspots=hotspots,
-        )
+        states = {c.courier_id: c for c in view.states}
+
+        def plan(part: Sequence[OpenOrder], couriers: Sequence[CourierState], spots: dict) -> RoundPlan:
+            return plan_round(
+                orders=part, couriers=couriers, travel=travel, now=epoch(now), policy=self.engine_policy,
+                hotspots=spots,
+            )
+
+        def plan_all() -> RoundPlan:
+            parts = [plan(o, [states[c]], {}) for c, o in sorted(own.items()) if c in states]
+            main = plan(free, [c for c in view.states if c.courier_id not in own], hotspots)
+            return RoundPlan(
+                routes=tuple(r for p in [*parts, main] for r in p.routes),
+                repositions=main.repositions,
+                unassigned=tuple(sorted({*main.unassigned, *(u for p in parts for u in p.unassigned)})),
+            )
+
+        return await asyncio.to_thread(plan_all)
+
+    async def _apply(
+        self,
+        plan: RoundPlan,
+        orders: list[OpenOrderRow],
+        view: CourierView,
+        catalog: StoreCatalog,
+        now: datetime,
+        report: RoundReport,
+    ) -> dict[str, float]:
+        """Commit the routes that must leave now, store every prediction, place idle couriers."""
         report.unassigned = plan.unassigned
         predicted: dict[str, float] = {}
         drop_node = {row.order_id: row.drop_node for row in orders}
@@ -155,9 +215,8 @@ class DispatchLoop:
             predicted.update(zip(route.order_ids, route.dropoff_at, strict=True))
             if route.committed and route.courier_id in view.idle:
                 await self._commit(route, catalog, drop_node, now, report)
-        await self.state.update_predictions(
-            list(predicted), [from_epoch(t) for t in predicted.values()], now=now
-        )
+        times = [from_epoch(t) for t in predicted.values()]
+        await self.state.update_predictions(list(predicted), times, now=now)
         committed = {courier for courier, _ in report.committed}
         report.repositions = {
             m.courier_id: _node(m.location)
@@ -165,11 +224,7 @@ class DispatchLoop:
             if m.courier_id in view.idle and m.courier_id not in committed
         }
         await self.state.set_repositions(sorted(view.idle - committed), report.repositions)
-        self._refresh_load(orders, view, catalog, now)
-        self._gauges(zones, orders, predicted, view, now)
-        report.duration_s = time.perf_counter() - started
-        self.metrics.round_finished(zones, duration_s=report.duration_s, finished_at=time.time())
-        return report
+        return predicted
 
     async def _current_catalog(self) -> StoreCatalog:
         if self._load_stores is not None:
@@ -196,6 +251,8 @@ class DispatchLoop:
         return set(await self.state.couriers_zones())
 
     async def _sweep(self, now: datetime, report: RoundReport) -> None:
+        if self.holds is not None:
+            report.holds_ended = await self.holds.release_expired(now=now)
         for zone in await self.state.sweep_late(now=now):
             self.metrics.outcome(zone, "late")
             report.late += 1

@@ -68,6 +68,12 @@ class Retention(Protocol):
     async def run_if_due(self, now: datetime) -> int | None: ...
 
 
+class HeldOrders(Protocol):
+    async def release_expired(self, *, now: datetime) -> list[str]:
+        """Holds whose end has passed go back to dispatch; their order ids."""
+        ...
+
+
 class RoundObserver(Protocol):
     def outcome(self, zone: str, outcome: str) -> None: ...
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from dispatch.errors import InvalidTransition, NotCancellable
+from dispatch.errors import InvalidTransition, NotCancellable, NotReassignable
 from dispatch.orders.lifecycle import (
     CLOSED,
     HOLDS_RESERVATION,
@@ -31,8 +31,10 @@ A = ActorType
 # seen on rows from before reservation and placement became one statement.
 ALLOWED = {
     (S.PLACED, S.CANCELLED), (S.PLACED, S.FAILED),
-    (S.RESERVED, S.ASSIGNED), (S.RESERVED, S.CANCELLED), (S.RESERVED, S.FAILED),
+    (S.RESERVED, S.ASSIGNED), (S.RESERVED, S.CANCELLED), (S.RESERVED, S.FAILED), (S.RESERVED, S.HELD),
+    (S.HELD, S.RESERVED), (S.HELD, S.CANCELLED), (S.HELD, S.FAILED),
     (S.ASSIGNED, S.PICKED_UP), (S.ASSIGNED, S.RESERVED), (S.ASSIGNED, S.CANCELLED), (S.ASSIGNED, S.FAILED),
+    (S.ASSIGNED, S.HELD),
     (S.PICKED_UP, S.DELIVERED), (S.PICKED_UP, S.FAILED),
 }
 
@@ -47,7 +49,9 @@ def test_check_step_refuses_exactly_the_statuses_outside_the_table(step, current
     if current in STEPS[step].sources:
         check_step("o1", step, current)
     else:
-        expected = NotCancellable if step is Step.CANCEL else InvalidTransition
+        expected = {Step.CANCEL: NotCancellable}.get(step, InvalidTransition)
+        if step is Step.REASSIGN and current in (S.PICKED_UP, *CLOSED):
+            expected = NotReassignable
         with pytest.raises(expected, match=current.value):
             check_step("o1", step, current)
 
@@ -67,8 +71,8 @@ def test_cancel_after_pickup_is_not_cancellable_with_a_clear_reason():
 def test_guards_are_the_sql_parameters():
     assert sources(Step.ASSIGN) == ["reserved"] and target(Step.ASSIGN) == "assigned"
     assert sources(Step.DELIVER) == ["picked_up"] and target(Step.DELIVER) == "delivered"
-    assert sources(Step.CANCEL) == ["assigned", "placed", "reserved"]
-    assert {S.RESERVED, S.ASSIGNED} == HOLDS_RESERVATION
+    assert sources(Step.CANCEL) == ["assigned", "held", "placed", "reserved"]
+    assert {S.RESERVED, S.HELD, S.ASSIGNED} == HOLDS_RESERVATION
     with pytest.raises(ValueError, match="does not change the status"):
         target(Step.MARK_LATE)
 

@@ -1,0 +1,107 @@
+"""Operator actions on orders: hold, release, reassign (DESIGN.md section 14)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from dispatch.access.tokens import Role
+from dispatch.http import schemas as s
+from dispatch.http.auth import require_role
+from dispatch.http.openapi import Endpoint
+from dispatch.http.order_routes import ORDER, order_id_of, order_json
+from dispatch.http.validation import FieldReader, read_json_object
+from dispatch.keys import CLOCK, SERVICES
+
+ACTION_MAX_BYTES = 8 * 1024
+MAX_REASON = 500
+
+
+def read_reason(body: FieldReader) -> str:
+    return body.string("reason", max_length=MAX_REASON) or ""
+
+
+def read_until(body: FieldReader, now: datetime, max_ahead_s: float) -> datetime | None:
+    """An optional end, strictly in the future and at most ``max_ahead_s`` away."""
+    until = body.timestamp("until", required=False)
+    if until is not None and not now < until <= now + timedelta(seconds=max_ahead_s):
+        body.fail("until", f"must be after now and at most {max_ahead_s / 3600:g} hours ahead")
+        return None
+    return until
+
+
+async def hold_order(request: web.Request) -> web.Response:
+    """Keep an order out of dispatch (off its route if not picked up); its promise keeps running."""
+    principal = require_role(request, Role.OPERATOR)
+    services, now = request.app[SERVICES], request.app[CLOCK].now()
+    body = FieldReader(await read_json_object(request, max_bytes=ACTION_MAX_BYTES))
+    until = read_until(body, now, services.policy.max_until_s)
+    reason = read_reason(body)
+    body.done()
+    order = await services.order_actions.hold(
+        order_id_of(request), until=until, now=now, actor=principal.actor, reason=reason
+    )
+    return web.json_response(order_json(order))
+
+
+async def release_order(request: web.Request) -> web.Response:
+    """Give a held order back to dispatch."""
+    principal = require_role(request, Role.OPERATOR)
+    services, now = request.app[SERVICES], request.app[CLOCK].now()
+    body = FieldReader(await read_json_object(request, max_bytes=ACTION_MAX_BYTES))
+    reason = read_reason(body)
+    body.done()
+    order = await services.order_actions.release(
+        order_id_of(request), now=now, actor=principal.actor, reason=reason
+    )
+    return web.json_response(order_json(order))
+
+
+async def reassign_order(request: web.Request) -> web.Response:
+    """Move an order not yet picked up to a named courier (next round), or back to the pool."""
+    principal = require_role(request, Role.OPERATOR)
+    services, now = request.app[SERVICES], request.app[CLOCK].now()
+    body = FieldReader(await read_json_object(request, max_bytes=ACTION_MAX_BYTES))
+    if "courier_id" not in body.body:
+        body.fail("courier_id", "is required (null sends the order back to the pool)")
+    courier_id = body.identifier("courier_id", required=False)
+    reason = read_reason(body)
+    body.done()
+    order = await services.order_actions.reassign(
+        order_id_of(request), courier_id=courier_id, now=now, actor=principal.actor, reason=reason
+    )
+    return web.json_response(order_json(order))
+
+
+REASON = {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "pattern": r"\S"}
+HOLD = s.obj(["reason"], {"until": s.TIMESTAMP, "reason": REASON}, additional=False)
+RELEASE = s.obj(["reason"], {"reason": REASON}, additional=False)
+REASSIGN = s.obj(
+    ["courier_id", "reason"], {"courier_id": {**s.ID, "nullable": True}, "reason": REASON}, additional=False
+)
+_ACTIONS = (
+    ("hold", hold_order, "Hold an order", HOLD, ("not_found", "invalid_transition")),
+    ("release", release_order, "Release a held order", RELEASE, ("not_found", "invalid_transition")),
+    (
+        "reassign",
+        reassign_order,
+        "Reassign an order",
+        REASSIGN,
+        ("not_found", "invalid_transition", "not_reassignable", "courier_unavailable"),
+    ),
+)
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/v1/orders/{order_id}/" + name,
+        handler,
+        summary,
+        "operators",
+        roles=("operator",),
+        request=schema,
+        responses={200: ORDER},
+        errors=errors,
+    )
+    for name, handler, summary, schema, errors in _ACTIONS
+]
