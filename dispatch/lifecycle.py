@@ -32,6 +32,7 @@ from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
+from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.round.loop import DispatchLoop
@@ -96,6 +97,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         stock_view=stock_view,
         metrics=metrics,
         max_snap_m=policy.max_snap_m,
+        statuses=PostgresStoreStatus(pool),
     )
     orders = PostgresOrderRepository(pool)
     load = StoreLoad(parallel_picks=policy.parallel_picks, default_courier_eta_s=policy.default_courier_eta_s)
@@ -160,6 +162,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             ),
             transient_errors=CONNECTION_ERRORS,
             holds=order_actions,
+            store_statuses=stores,
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),

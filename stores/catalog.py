@@ -75,7 +75,7 @@ def build_catalog(
         nodes=node_array,
         tables=tables,
         radius_s=np.asarray([s.radius_minutes * 60.0 for s in placed], dtype=np.float64),
-        pick_s=np.asarray([s.pick_minutes * 60.0 for s in placed], dtype=np.float64),
+        pick_s=np.asarray([s.effective_pick_minutes * 60.0 for s in placed], dtype=np.float64),
         index={s.store_id: i for i, s in enumerate(placed)},
         store_ids=tuple(s.store_id for s in placed),
     )

@@ -27,6 +27,24 @@ class OpeningWindow:
         return yesterday in self.days and local.time() < self.closes
 
 
+STORE_STATES = ("online", "busy", "paused")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """What the store (or an operator) says of it now: ``busy`` slows every pick by
+    ``extra_pick_minutes``; ``paused`` takes no new order; both end at ``until``."""
+
+    state: str = "online"
+    extra_pick_minutes: float = 0.0
+    until: datetime | None = None
+    reason: str | None = None
+    since: datetime | None = None
+
+
+ONLINE = StoreStatus()
+
+
 @dataclass(frozen=True, slots=True)
 class Store:
     store_id: str
@@ -38,6 +56,17 @@ class Store:
     radius_minutes: float
     opening_hours: tuple[OpeningWindow, ...] | None
     stock_version: int
+    status: StoreStatus = ONLINE
+
+    @property
+    def accepts_orders(self) -> bool:
+        return self.status.state != "paused"
+
+    @property
+    def effective_pick_minutes(self) -> float:
+        """Pick time with a busy store's extra minutes."""
+        extra = self.status.extra_pick_minutes if self.status.state == "busy" else 0.0
+        return self.pick_minutes + extra
 
     def is_open(self, at: datetime, tz: ZoneInfo) -> bool:
         """Absent opening hours mean always open."""

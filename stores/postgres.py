@@ -9,10 +9,11 @@ from datetime import datetime, time
 import asyncpg
 
 from stores.errors import NegativeStock, StaleVersion, StoreNotFound
-from stores.model import OpeningWindow, StockChange, StockLevel, Store, SyncResult
+from stores.model import OpeningWindow, StockChange, StockLevel, Store, StoreStatus, SyncResult
 
 _STORE_COLUMNS = (
-    "store_id, name, lat, lon, zone, pick_minutes, radius_minutes, opening_hours, stock_version"
+    "store_id, name, lat, lon, zone, pick_minutes, radius_minutes, opening_hours, stock_version,"
+    " status, extra_pick_minutes, status_until, status_reason, status_since"
 )
 
 
@@ -51,6 +52,13 @@ def _store(row: asyncpg.Record) -> Store:
         radius_minutes=row["radius_minutes"],
         opening_hours=_opening_from_json(row["opening_hours"]),
         stock_version=row["stock_version"],
+        status=StoreStatus(
+            row["status"],
+            row["extra_pick_minutes"],
+            row["status_until"],
+            row["status_reason"],
+            row["status_since"],
+        ),
     )
 
 
@@ -86,9 +94,7 @@ class PostgresStoreRepository:
         return _store(row), bool(row["created"])
 
     async def get_store(self, store_id: str) -> Store:
-        row = await self._pool.fetchrow(
-            f"SELECT {_STORE_COLUMNS} FROM stores WHERE store_id = $1", store_id
-        )
+        row = await self._pool.fetchrow(f"SELECT {_STORE_COLUMNS} FROM stores WHERE store_id = $1", store_id)
         if row is None:
             raise StoreNotFound(f"no store {store_id!r}")
         return _store(row)
@@ -204,9 +210,7 @@ class PostgresStoreRepository:
             await self._record_sync(conn, store_id, "delta", version, len(skus), now)
         available = {s: max(0, on_hand[s] - reserved.get(s, 0)) for s in skus}
         shortfalls = tuple(
-            StockLevel(s, on_hand[s], reserved[s])
-            for s in skus
-            if reserved.get(s, 0) > on_hand[s]
+            StockLevel(s, on_hand[s], reserved[s]) for s in skus if reserved.get(s, 0) > on_hand[s]
         )
         return SyncResult(store_id, version, len(skus), shortfalls, available)
 
@@ -233,9 +237,7 @@ class PostgresStoreRepository:
     ) -> tuple[int, list[StockLevel]]:
         """The store's version and stock levels: the given SKUs, or a page ordered by SKU."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            version = await conn.fetchval(
-                "SELECT stock_version FROM stores WHERE store_id = $1", store_id
-            )
+            version = await conn.fetchval("SELECT stock_version FROM stores WHERE store_id = $1", store_id)
             if version is None:
                 raise StoreNotFound(f"no store {store_id!r}")
             if skus:
@@ -265,8 +267,7 @@ class PostgresStoreRepository:
     async def load_availability(self) -> dict[str, dict[str, int]]:
         """Available units of every SKU of every store, to seed the in-memory view at start."""
         rows = await self._pool.fetch(
-            "SELECT store_id, sku, on_hand - reserved AS available FROM stock"
-            " WHERE on_hand > reserved"
+            "SELECT store_id, sku, on_hand - reserved AS available FROM stock WHERE on_hand > reserved"
         )
         view: dict[str, dict[str, int]] = {}
         for r in rows:

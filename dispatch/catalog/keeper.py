@@ -63,7 +63,7 @@ class CatalogKeeper:
         stores = list(catalog.stores)
         stores[i] = store
         pick_s = catalog.pick_s.copy()
-        pick_s[i] = store.pick_minutes * 60.0
+        pick_s[i] = store.effective_pick_minutes * 60.0
         self.current = StoreCatalog(
             tuple(stores), catalog.nodes, catalog.tables, catalog.radius_s, pick_s, catalog.index,
             catalog.store_ids,

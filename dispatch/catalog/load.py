@@ -80,6 +80,8 @@ class StoreLoad:
         if cached is not None and cached[0] == id(catalog) and cached[1] == minute:
             return cached[2]
         stores = catalog.stores
-        mask = np.fromiter((s.is_open(now, tz) for s in stores), dtype=bool, count=len(stores))
+        mask = np.fromiter(
+            (s.accepts_orders and s.is_open(now, tz) for s in stores), dtype=bool, count=len(stores)
+        )
         self._open_cache = (id(catalog), minute, mask)
         return mask

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from stores.model import StockChange, StockLevel, Store, SyncResult
+from dispatch.orders.events import Actor
+from stores.model import StockChange, StockLevel, Store, StoreStatus, SyncResult
 
 
 class StoreRecords(Protocol):
@@ -29,9 +30,23 @@ class StoreRecords(Protocol):
     ) -> SyncResult: ...
 
 
+class StoreStatuses(Protocol):
+    async def set_status(
+        self, store_id: str, status: StoreStatus, *, actor: Actor, now: datetime
+    ) -> tuple[StoreStatus, bool]:
+        """The status now, and whether this call changed it."""
+        ...
+
+    async def expire(self, *, now: datetime) -> list[str]: ...
+
+    async def statuses(self) -> dict[str, StoreStatus]: ...
+
+
 class SyncObserver(Protocol):
     def ensure_zone(self, zone: str) -> None: ...
 
     def stock_synced(self, kind: str, result: str) -> None: ...
 
     def stock_fell_short(self, zone: str, skus: int) -> None: ...
+
+    def operator_action(self, action: str) -> None: ...

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from dispatch.catalog.keeper import CatalogKeeper
-from dispatch.catalog.ports import StoreRecords, SyncObserver
+from dispatch.catalog.ports import StoreRecords, StoreStatuses, SyncObserver
+from dispatch.orders.events import Actor
 from geo.errors import OutOfArea
-from stores.errors import StaleVersion
-from stores.model import StockChange, Store, SyncResult
+from stores.errors import StaleVersion, StoreNotFound
+from stores.model import StockChange, Store, StoreStatus, SyncResult
 from stores.stock_view import StockView
 
 ShortfallHook = Callable[[str, SyncResult, datetime], Awaitable[None]]
@@ -24,7 +26,9 @@ class StoreService:
         stock_view: StockView,
         metrics: SyncObserver,
         max_snap_m: float,
+        statuses: StoreStatuses | None = None,
     ) -> None:
+        self.statuses = statuses
         self.repository = repository
         self.keeper = keeper
         self.stock_view = stock_view
@@ -90,3 +94,34 @@ class StoreService:
         self.metrics.stock_fell_short(zone, len(result.shortfalls))
         if self.on_shortfall is not None:
             await self.on_shortfall(store_id, result, now)
+
+    async def set_status(self, store_id: str, status: StoreStatus, *, actor: Actor, now: datetime) -> Store:
+        """Online / busy / paused, by an operator or the store itself; store choice sees it at once."""
+        if self.statuses is None:
+            raise RuntimeError("StoreService.statuses is not wired")
+        saved, changed = await self.statuses.set_status(store_id, status, actor=actor, now=now)
+        if changed:
+            self.metrics.operator_action("store_status")
+        self.apply_statuses({store_id: saved})
+        store = self.keeper.current.store(store_id)
+        if store is None:
+            raise StoreNotFound(f"no store {store_id!r} in the catalog")
+        return store
+
+    def apply_statuses(self, statuses: Mapping[str, StoreStatus]) -> int:
+        """Put statuses read elsewhere (another process, an expiry) into the catalog; how many changed."""
+        changed = 0
+        for store_id, status in statuses.items():
+            store = self.keeper.current.store(store_id)
+            if store is not None and store.status != status:
+                self.keeper.replace_store_in_place(replace(store, status=status))
+                changed += 1
+        return changed
+
+    async def refresh_statuses(self, *, now: datetime) -> list[str]:
+        """End the statuses whose time is up, then take every store's status as the database has it."""
+        if self.statuses is None:
+            return []
+        ended = await self.statuses.expire(now=now)
+        self.apply_statuses(await self.statuses.statuses())
+        return ended

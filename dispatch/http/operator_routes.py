@@ -1,4 +1,4 @@
-"""Operator actions on orders: hold, release, reassign (DESIGN.md section 14)."""
+"""Operators and stores steer (DESIGN.md section 14): order hold / release / reassign, store status."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from aiohttp import web
 
 from dispatch.access.tokens import Role
 from dispatch.http import schemas as s
-from dispatch.http.auth import require_role
+from dispatch.http.auth import require_role, require_store
 from dispatch.http.openapi import Endpoint
 from dispatch.http.order_routes import ORDER, order_id_of, order_json
+from dispatch.http.store_routes import store_id_of, store_json
 from dispatch.http.validation import FieldReader, read_json_object
 from dispatch.keys import CLOCK, SERVICES
+from stores.model import STORE_STATES, StoreStatus
 
 ACTION_MAX_BYTES = 8 * 1024
 MAX_REASON = 500
+MAX_EXTRA_PICK_MINUTES = 120
 
 
 def read_reason(body: FieldReader) -> str:
@@ -74,6 +77,24 @@ async def reassign_order(request: web.Request) -> web.Response:
     return web.json_response(order_json(order))
 
 
+async def put_store_status(request: web.Request) -> web.Response:
+    """Online, busy (extra pick minutes) or paused, until a time; by an operator or the store itself."""
+    store_id = store_id_of(request)
+    principal = require_store(request, store_id)
+    services, now = request.app[SERVICES], request.app[CLOCK].now()
+    body = FieldReader(await read_json_object(request, max_bytes=ACTION_MAX_BYTES))
+    state = body.choice("status", STORE_STATES)
+    extra = body.number("extra_pick_minutes", required=False, minimum=0, maximum=MAX_EXTRA_PICK_MINUTES)
+    if extra and state != "busy":
+        body.fail("extra_pick_minutes", "is only for a busy store")
+    until = read_until(body, now, services.policy.max_until_s)
+    reason = read_reason(body)
+    body.done()
+    status = StoreStatus(state or "online", extra or 0.0, until, reason, now)
+    store = await services.stores.set_status(store_id, status, actor=principal.actor, now=now)
+    return web.json_response(store_json(store))
+
+
 REASON = {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "pattern": r"\S"}
 HOLD = s.obj(["reason"], {"until": s.TIMESTAMP, "reason": REASON}, additional=False)
 RELEASE = s.obj(["reason"], {"reason": REASON}, additional=False)
@@ -91,17 +112,40 @@ _ACTIONS = (
         ("not_found", "invalid_transition", "not_reassignable", "courier_unavailable"),
     ),
 )
+STORE_STATUS = s.obj(
+    ["status", "reason"],
+    {
+        "status": {"type": "string", "enum": list(STORE_STATES)},
+        "extra_pick_minutes": {"type": "number", "minimum": 0, "maximum": MAX_EXTRA_PICK_MINUTES},
+        "until": s.TIMESTAMP,
+        "reason": REASON,
+    },
+    additional=False,
+)
 ENDPOINTS = [
     Endpoint(
-        "POST",
-        "/v1/orders/{order_id}/" + name,
-        handler,
-        summary,
+        "PUT",
+        "/v1/stores/{store_id}/status",
+        put_store_status,
+        "Set a store's status",
         "operators",
-        roles=("operator",),
-        request=schema,
-        responses={200: ORDER},
-        errors=errors,
-    )
-    for name, handler, summary, schema, errors in _ACTIONS
+        roles=("operator", "store"),
+        request=STORE_STATUS,
+        responses={200: s.STORE},
+        errors=("not_found",),
+    ),
+    *(
+        Endpoint(
+            "POST",
+            "/v1/orders/{order_id}/" + name,
+            handler,
+            summary,
+            "operators",
+            roles=("operator",),
+            request=schema,
+            responses={200: ORDER},
+            errors=errors,
+        )
+        for name, handler, summary, schema, errors in _ACTIONS
+    ),
 ]

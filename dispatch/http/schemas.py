@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dispatch.orders.lifecycle import ActorType
+from stores.model import STORE_STATES
 
 ID = {"type": "string", "minLength": 1, "maxLength": 128}
 SKU = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -94,6 +95,16 @@ STORE = obj(
         "radius_minutes": {"type": "number"},
         "opening_hours": {"type": "array", "nullable": True, "items": {"type": "object"}},
         "stock_version": {"type": "integer"},
+        "status": obj(
+            ["state", "extra_pick_minutes", "until", "reason", "since"],
+            {
+                "state": {"type": "string", "enum": list(STORE_STATES)},
+                "extra_pick_minutes": {"type": "number"},
+                "until": NULLABLE_TIMESTAMP,
+                "reason": {"type": "string", "nullable": True},
+                "since": NULLABLE_TIMESTAMP,
+            },
+        ),
     },
 )
 STOCK_SNAPSHOT = obj(

@@ -11,6 +11,7 @@ from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
+from dispatch.http.times import iso
 from dispatch.http.validation import MAX_QUANTITY, MAX_SKU_LENGTH, FieldReader, read_json_object
 from dispatch.keys import CLOCK, METRICS, SERVICES
 from stores.model import DAYS, OpeningWindow, StockChange, Store, SyncResult, parse_days
@@ -42,10 +43,17 @@ def store_json(store: Store) -> dict:
         "radius_minutes": store.radius_minutes,
         "opening_hours": hours,
         "stock_version": store.stock_version,
+        "status": {
+            "state": store.status.state,
+            "extra_pick_minutes": store.status.extra_pick_minutes,
+            "until": iso(store.status.until),
+            "reason": store.status.reason,
+            "since": iso(store.status.since),
+        },
     }
 
 
-def _store_id(request: web.Request) -> str:
+def store_id_of(request: web.Request) -> str:
     store_id = request.match_info["store_id"]
     if len(store_id) > 128 or not store_id.strip():
         raise ApiError("invalid", "store_id must be 1 to 128 characters", fields={"store_id": "bad length"})
@@ -86,7 +94,7 @@ def _opening_hours(body: FieldReader) -> tuple[OpeningWindow, ...] | None:
 async def put_store(request: web.Request) -> web.Response:
     """Register or update a store (idempotent)."""
     require_role(request, Role.OPERATOR)
-    store_id = _store_id(request)
+    store_id = store_id_of(request)
     body = FieldReader(await read_json_object(request, max_bytes=STORE_MAX_BYTES))
     policy = request.app[SERVICES].policy
     name = body.string("name")
@@ -118,7 +126,7 @@ async def put_store(request: web.Request) -> web.Response:
 
 async def get_store(request: web.Request) -> web.Response:
     """A store's registration."""
-    store_id = _store_id(request)
+    store_id = store_id_of(request)
     require_store(request, store_id, also=(Role.ORDER_SYSTEM,))
     store = await request.app[SERVICES].stores.repository.get_store(store_id)
     return web.json_response(store_json(store))
@@ -159,7 +167,7 @@ def _done(body: FieldReader, request: web.Request, kind: str) -> None:
 
 async def put_stock(request: web.Request) -> web.Response:
     """A full stock snapshot: on-hand becomes exactly these items; absent SKUs go to 0."""
-    store_id = _store_id(request)
+    store_id = store_id_of(request)
     require_store(request, store_id)
     body = FieldReader(await _read_sync_body(request, "snapshot", SNAPSHOT_MAX_BYTES))
     version = _version(body)
@@ -199,7 +207,7 @@ async def put_stock(request: web.Request) -> web.Response:
 
 async def patch_stock(request: web.Request) -> web.Response:
     """Stock deltas (or absolute quantities), all or nothing."""
-    store_id = _store_id(request)
+    store_id = store_id_of(request)
     require_store(request, store_id)
     body = FieldReader(await _read_sync_body(request, "delta", DELTA_MAX_BYTES))
     version = _version(body)
@@ -234,7 +242,7 @@ async def patch_stock(request: web.Request) -> web.Response:
 
 async def get_stock(request: web.Request) -> web.Response:
     """Stock levels: the given SKUs, or a page of all (``after``, ``limit``)."""
-    store_id = _store_id(request)
+    store_id = store_id_of(request)
     require_store(request, store_id, also=(Role.ORDER_SYSTEM,))
     skus = request.query.getall("sku", [])
     if len(skus) > 1000 or any(not x.strip() or len(x) > MAX_SKU_LENGTH for x in skus):

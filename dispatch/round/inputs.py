@@ -12,6 +12,7 @@ from dispatch.couriers.model import CourierRow, OpenOrderRow
 from dispatch.engine.model import CourierState, OpenOrder
 from geo.network import RoadNetwork
 from stores.catalog import StoreCatalog
+from stores.model import Store
 
 
 def epoch(moment: datetime) -> float:
@@ -32,6 +33,13 @@ class CourierView:
     by_state: dict[tuple[str, str], int]  # (zone, off|idle|busy) -> count
 
 
+def _slowed_after_placing(store: Store, row: OpenOrderRow) -> bool:
+    """A store that went busy after the order came in packs it later by its extra minutes
+    (an order placed while it was busy already has them in its ready time)."""
+    status = store.status
+    return status.state == "busy" and status.since is not None and row.placed_at < status.since
+
+
 def engine_orders(rows: Sequence[OpenOrderRow], catalog: StoreCatalog) -> list[OpenOrder]:
     """Orders still waiting for a courier (status reserved), at stores the catalog knows."""
     out = []
@@ -42,6 +50,9 @@ def engine_orders(rows: Sequence[OpenOrderRow], catalog: StoreCatalog) -> list[O
         if position is None:
             continue
         ready = row.ready_at if row.packed_at is None else min(row.ready_at, row.packed_at)
+        store = catalog.stores[position]
+        if row.packed_at is None and _slowed_after_placing(store, row):
+            ready += timedelta(minutes=store.status.extra_pick_minutes)
         out.append(
             OpenOrder(
                 order_id=row.order_id,

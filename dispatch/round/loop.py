@@ -29,6 +29,7 @@ from dispatch.round.ports import (
     RoundObserver,
     RoundState,
     SilentCouriers,
+    StoreStatusRefresh,
     ZoneClaims,
 )
 from dispatch.round.travel import NetworkTravel
@@ -59,6 +60,7 @@ class RoundReport:
     failed: int = 0
     released: list[str] = field(default_factory=list)
     holds_ended: list[str] = field(default_factory=list)
+    statuses_ended: list[str] = field(default_factory=list)  # stores back online by themselves
     unassigned: tuple[str, ...] = ()
     repositions: dict[str, int] = field(default_factory=dict)  # courier -> road node to wait at
     erased_dropoffs: int | None = None  # retention purge this round (None: not due)
@@ -84,9 +86,11 @@ class DispatchLoop:
         retention: Retention | None = None,
         transient_errors: tuple[type[BaseException], ...] = (),
         holds: HeldOrders | None = None,
+        store_statuses: StoreStatusRefresh | None = None,
     ) -> None:
         self.retention = retention
         self.holds = holds
+        self.store_statuses = store_statuses
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state
@@ -253,6 +257,8 @@ class DispatchLoop:
     async def _sweep(self, now: datetime, report: RoundReport) -> None:
         if self.holds is not None:
             report.holds_ended = await self.holds.release_expired(now=now)
+        if self.store_statuses is not None:
+            report.statuses_ended = await self.store_statuses.refresh_statuses(now=now)
         for zone in await self.state.sweep_late(now=now):
             self.metrics.outcome(zone, "late")
             report.late += 1

@@ -74,6 +74,12 @@ class HeldOrders(Protocol):
         ...
 
 
+class StoreStatusRefresh(Protocol):
+    async def refresh_statuses(self, *, now: datetime) -> list[str]:
+        """End store statuses whose time is up and load every store's current status."""
+        ...
+
+
 class RoundObserver(Protocol):
     def outcome(self, zone: str, outcome: str) -> None: ...
 
