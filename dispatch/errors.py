@@ -46,6 +46,10 @@ class InvalidTransition(DispatchError):
     code = "invalid_transition"
 
 
+class ZoneClosed(DispatchError):
+    code = "zone_closed"
+
+
 class Conflict(DispatchError):
     code = "conflict"
 

@@ -16,6 +16,8 @@ from dispatch.access.tokens import Role
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.stores import StoreService
+from dispatch.catalog.zone_service import ZoneModeService
+from dispatch.catalog.zones import ZoneModeKeeper
 from dispatch.couriers.flow import CourierFlow
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
 from dispatch.orders.actions import OrderActions
@@ -35,6 +37,7 @@ from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.postgres.zone_lease import ZoneLease
+from dispatch.postgres.zone_modes import PostgresZoneModes
 from dispatch.round.loop import DispatchLoop
 from dispatch.services import Services
 from geo.network import RoadNetwork
@@ -111,6 +114,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     dispatch_state = PostgresDispatchState(pool)
     batcher = OrderBatcher(pool, repository=orders)
     order_actions = PostgresOrderActions(pool)
+    zone_keeper = ZoneModeKeeper()
+    zone_service = ZoneModeService(records=PostgresZoneModes(pool), keeper=zone_keeper, metrics=metrics)
+    await zone_service.reload()
     built = Services(
         settings=settings,
         policy=policy,
@@ -133,7 +139,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             policy=policy,
             tz=settings.tz,
             batcher=batcher,
+            zones=zone_keeper,
         ),
+        zones=zone_service,
         batcher=batcher,
         order_flow=OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics),
         order_actions=OrderActions(records=order_actions, metrics=metrics),
@@ -163,6 +171,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             transient_errors=CONNECTION_ERRORS,
             holds=order_actions,
             store_statuses=stores,
+            zone_modes=zone_service,
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),

@@ -6,8 +6,10 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from dispatch.catalog.zones import ZoneMode
 from dispatch.couriers.model import COURIER_STATES
 from dispatch.orders.lifecycle import IN_DISPATCH, values
+from stores.model import STORE_STATES
 
 DELIVERY_BUCKETS_S = (300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 3600, 5400, 7200)
 ROUND_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -97,6 +99,16 @@ class Metrics:
         )
         self.operator_actions = Counter(
             p + "operator_actions", "Operator and store actions that changed something.", ["action"],
+            registry=registry,
+        )
+        self.stores_by_status = Gauge(
+            p + "stores", "Stores by status (online, busy, paused).", ["status"], registry=registry
+        )
+        self.zone_mode = Gauge(
+            p + "zone_mode",
+            "Each zone's mode: closed (0/1), radius_factor, promise_extension_minutes, on_overload_extend"
+            " and on_overload_refuse (0/1); a zone without a mode reads 0, 1, 0, 0, 0.",
+            ["zone", "setting"],
             registry=registry,
         )
         self.db_pool = Gauge(
@@ -192,6 +204,23 @@ class Metrics:
 
     def operator_action(self, action: str) -> None:
         self.operator_actions.labels(action).inc()
+
+    def store_statuses(self, counts: Mapping[str, int]) -> None:
+        for status in STORE_STATES:
+            self.stores_by_status.labels(status).set(counts.get(status, 0))
+
+    def zone_modes(self, modes: Mapping[str, ZoneMode]) -> None:
+        for zone in self._zones | set(modes):
+            mode = modes.get(zone)
+            settings = {
+                "closed": float(bool(mode and mode.closed)),
+                "radius_factor": mode.radius_factor if mode else 1.0,
+                "promise_extension_minutes": float(mode.promise_extension_minutes) if mode else 0.0,
+                "on_overload_extend": float(bool(mode and mode.on_overload == "extend")),
+                "on_overload_refuse": float(bool(mode and mode.on_overload == "refuse")),
+            }
+            for setting, value in settings.items():
+                self.zone_mode.labels(zone, setting).set(value)
 
     def unhandled_error(self) -> None:
         self.http_unhandled.inc()

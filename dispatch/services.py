@@ -10,6 +10,7 @@ from dispatch.access.authenticator import TokenAuthenticator
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.stores import StoreService
+from dispatch.catalog.zone_service import ZoneModeService
 from dispatch.clock import Clock
 from dispatch.couriers.flow import CourierFlow
 from dispatch.metrics import Metrics
@@ -44,6 +45,7 @@ class Services:
     batcher: OrderBatcher  # intake's placements; benches read its batch counters
     order_flow: OrderFlow
     order_actions: OrderActions
+    zones: ZoneModeService
     couriers: CourierFlow
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository

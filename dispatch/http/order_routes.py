@@ -39,6 +39,7 @@ def order_json(order: Order) -> dict:
         "failure_reason": order.failure_reason,
         "held_until": iso(order.held_until),
         "pinned_courier_id": order.pinned_courier_id,
+        "promise_extension_minutes": order.promise_extension_minutes,
         "events": [e.as_json() for e in order.events],
         "items": [{"sku": sku, "quantity": qty} for sku, qty in order.lines],
         "drop_off": drop_off,
@@ -165,6 +166,7 @@ ORDER_PLACED = s.obj(
         "status": {"type": "string", "enum": ["reserved"]},
         "promised_by": s.TIMESTAMP,
         "predicted_delivery_at": s.TIMESTAMP,
+        "promise_extension_minutes": {"type": "integer", "minimum": 1, "maximum": 60},
     },
 )
 ORDER = s.obj(

@@ -23,6 +23,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_media_type": 415,
     "invalid": 422,
     "out_of_area": 422,
+    "zone_closed": 422,
     "negative_stock": 422,
     "bad_road_network": 422,
     "rate_limited": 429,

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import NoReturn
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
-from dispatch.errors import OrderIdReused, OutOfStock
+from dispatch.catalog.zones import ZoneModeKeeper
+from dispatch.errors import OrderIdReused, OutOfStock, ZoneClosed
 from dispatch.orders.events import Actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
@@ -37,7 +41,9 @@ class Intake:
         policy: Policy,
         tz: ZoneInfo,
         batcher: Placements,
+        zones: ZoneModeKeeper | None = None,
     ) -> None:
+        self.zones = zones or ZoneModeKeeper()
         self.orders = orders
         self.batcher = batcher  # placements are group-committed (see OrderBatcher)
         self.keeper = keeper
@@ -106,23 +112,30 @@ class Intake:
             ) from None
         if catalog.tables is None:
             raise OutOfArea("no store is registered yet")
+        closed = self.zones.current.closed_area_at(request.drop_lat, request.drop_lon)
+        if closed is not None:
+            raise ZoneClosed(
+                f"zone {closed.zone} is closed here: {closed.reason}", zone=closed.zone, reason=closed.reason
+            )
         placed_at = request.placed_at or now
         lines = request.line_map
         nearest: int  # set on every pass; the loop runs at least once
         for attempt in (1, 2):
+            open_mask = self.load.open_mask(catalog, now, self.tz)
+            radius_s, taking = self.zones.radius_and_taking(catalog, open_mask)
             choice = choose_store(
                 node=snap.node,
                 lines=lines,
                 tables=catalog.tables,
                 store_ids=catalog.store_ids,
-                radius_s=catalog.radius_s,
+                radius_s=radius_s,
                 ready_in_s=self.load.ready_in_s(catalog),
-                is_open=self.load.open_mask(catalog, now, self.tz),
+                is_open=taking,
                 stock=self.stock_view,
                 limit=self.policy.store_candidates,
             )
             if choice.nearest_in_range is None:
-                raise OutOfArea("no open store reaches this address within its delivery radius")
+                self._refuse_out_of_reach(catalog, snap.node, open_mask)
             nearest = choice.nearest_in_range
             for candidate in choice.candidates:
                 answer = await self._try_store(request, candidate, snap.node, placed_at, now, actor)
@@ -145,6 +158,21 @@ class Intake:
             ]
             or [{"sku": sku, "requested": qty, "available": available[sku]} for sku, qty in request.lines],
         )
+
+    def _refuse_out_of_reach(self, catalog: StoreCatalog, node: int, open_mask: np.ndarray) -> NoReturn:
+        """No store takes this address: say so, naming the zone mode if one is the reason."""
+        if self.zones.current.by_zone and catalog.tables is not None:
+            stores, travel = catalog.tables.stores_in_reach(node)
+            reachable = stores[(travel <= catalog.radius_s.take(stores)) & open_mask.take(stores)]
+            for i in reachable:
+                mode = self.zones.current.by_zone.get(catalog.stores[int(i)].zone)
+                if mode is not None:
+                    raise ZoneClosed(
+                        f"zone {mode.zone} takes no order here now: {mode.reason}",
+                        zone=mode.zone,
+                        reason=mode.reason,
+                    )
+        raise OutOfArea("no open store reaches this address within its delivery radius")
 
     async def _refresh_view(
         self, catalog: StoreCatalog, node: int, lines: dict[str, int], now: datetime
@@ -182,16 +210,19 @@ class Intake:
         position = catalog.position(candidate.store_id)
         if store is None or position is None:
             return None
-        promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes)
+        extension = self.zones.current.extension_minutes(store.zone)
+        promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes, extension_minutes=extension)
         ready_at = now + timedelta(seconds=self.load.pick_ready_in_s(catalog, position))
         predicted = now + timedelta(seconds=candidate.predicted_delivery_s)
-        response = {
+        response: dict[str, object] = {
             "order_id": request.order_id,
             "store_id": candidate.store_id,
             "status": "reserved",
             "promised_by": promised_by.isoformat(),
             "predicted_delivery_at": predicted.isoformat(),
         }
+        if extension:
+            response["promise_extension_minutes"] = extension
         result = await self.batcher.place(
             Placement(
                 order_id=request.order_id,
@@ -209,6 +240,7 @@ class Intake:
                 response=response,
                 actor=actor,
                 occurred_at=now,
+                promise_extension_minutes=extension,
             )
         )
         if result.kind == "placed":

@@ -57,6 +57,7 @@ class Order:
     events: tuple[OrderEvent, ...] = ()
     held_until: datetime | None = None  # a hold that ends by itself
     pinned_courier_id: str | None = None  # an operator asked for this courier
+    promise_extension_minutes: int = 0  # what a zone mode added to the half-hour promise
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +86,4 @@ class Placement:
     response: dict
     actor: Actor  # who asked (the order system's token, or an operator)
     occurred_at: datetime  # the service clock at intake (``placed_at`` may be the client's)
+    promise_extension_minutes: int = 0  # a zone mode's extension, in the promise

@@ -13,8 +13,9 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-def promise_for(placed_at: datetime, *, sla_minutes: float) -> datetime:
-    return placed_at + timedelta(minutes=sla_minutes)
+def promise_for(placed_at: datetime, *, sla_minutes: float, extension_minutes: int = 0) -> datetime:
+    """The half-hour promise, lengthened by a zone's extension (whole minutes) when it has one."""
+    return placed_at + timedelta(minutes=sla_minutes + extension_minutes)
 
 
 def outcome_when_delivered(delivered_at: datetime, promised_by: datetime) -> Outcome:

@@ -28,7 +28,7 @@ _PLACE_MANY = (
     "$1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::integer[],"
     " $8::float8[], $9::float8[], $10::integer[], $11::timestamptz[], $12::timestamptz[],"
     " $13::timestamptz[], $14::timestamptz[], $15::jsonb[], $16, $17, $18::text[], $19::text[],"
-    " $20::timestamptz[])"
+    " $20::timestamptz[], $21::integer[])"
 )
 
 
@@ -185,6 +185,7 @@ class OrderBatcher:
             [p.actor.type.value for p in ps],
             [p.actor.id for p in ps],
             [p.occurred_at for p in ps],
+            [p.promise_extension_minutes for p in ps],
         )
         self.batches += 1
         self.orders += len(ps)

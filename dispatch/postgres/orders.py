@@ -20,7 +20,7 @@ RESERVATION_LOST = "FD409"
 _ORDER_COLUMNS = (
     "order_id, status, store_id, zone, courier_id, route_id, drop_lat, drop_lon, drop_node,"
     " placed_at, promised_by, predicted_delivery_at, ready_at, packed_at, picked_up_at,"
-    " delivered_at, outcome, failure_reason, held_until, pinned_courier_id"
+    " delivered_at, outcome, failure_reason, held_until, pinned_courier_id, promise_extension_minutes"
 )
 
 
@@ -48,6 +48,7 @@ def _order(
         failure_reason=row["failure_reason"],
         held_until=row["held_until"],
         pinned_courier_id=row["pinned_courier_id"],
+        promise_extension_minutes=row["promise_extension_minutes"],
         lines=tuple(lines),
         events=tuple(events),
     )
@@ -73,7 +74,7 @@ class PostgresOrderRepository:
         try:
             row = await self._pool.fetchrow(
                 "SELECT * FROM fd_place_order($1, $2, $3, $4, $5::text[], $6::integer[], $7, $8,"
-                " $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19)",
+                " $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19, $20)",
                 p.order_id,
                 p.digest,
                 p.store_id,
@@ -93,6 +94,7 @@ class PostgresOrderRepository:
                 p.actor.type.value,
                 p.actor.id,
                 p.occurred_at,
+                p.promise_extension_minutes,
             )
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == RESERVATION_LOST:

@@ -31,6 +31,7 @@ from dispatch.round.ports import (
     SilentCouriers,
     StoreStatusRefresh,
     ZoneClaims,
+    ZoneModeRefresh,
 )
 from dispatch.round.travel import NetworkTravel
 from dispatch.settings import Policy
@@ -61,6 +62,7 @@ class RoundReport:
     released: list[str] = field(default_factory=list)
     holds_ended: list[str] = field(default_factory=list)
     statuses_ended: list[str] = field(default_factory=list)  # stores back online by themselves
+    modes_ended: list[str] = field(default_factory=list)  # zones back to normal by themselves
     unassigned: tuple[str, ...] = ()
     repositions: dict[str, int] = field(default_factory=dict)  # courier -> road node to wait at
     erased_dropoffs: int | None = None  # retention purge this round (None: not due)
@@ -87,10 +89,12 @@ class DispatchLoop:
         transient_errors: tuple[type[BaseException], ...] = (),
         holds: HeldOrders | None = None,
         store_statuses: StoreStatusRefresh | None = None,
+        zone_modes: ZoneModeRefresh | None = None,
     ) -> None:
         self.retention = retention
         self.holds = holds
         self.store_statuses = store_statuses
+        self.zone_modes = zone_modes
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state
@@ -259,6 +263,8 @@ class DispatchLoop:
             report.holds_ended = await self.holds.release_expired(now=now)
         if self.store_statuses is not None:
             report.statuses_ended = await self.store_statuses.refresh_statuses(now=now)
+        if self.zone_modes is not None:
+            report.modes_ended = await self.zone_modes.refresh(now=now)
         for zone in await self.state.sweep_late(now=now):
             self.metrics.outcome(zone, "late")
             report.late += 1
@@ -349,6 +355,10 @@ class DispatchLoop:
             promised = epoch(row.promised_by)
             if (eta is not None and eta > promised) or t > promised:
                 at_risk[row.zone] += 1
+        statuses: dict[str, int] = {}
+        for store in self.keeper.current.stores:
+            statuses[store.status.state] = statuses.get(store.status.state, 0) + 1
+        self.metrics.store_statuses(statuses)
         for zone in zones:
             couriers = {state: view.by_state.get((zone, state), 0) for state in COURIER_STATES}
             self.metrics.zone_state(zone, in_flight=in_flight[zone], at_risk=at_risk[zone], couriers=couriers)
