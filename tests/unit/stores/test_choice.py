@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from geo.tables import build_tables
-from stores.choice import Candidate, choose_store
+from stores.choice import Candidate, StoreConditions, choose_store, rank_stores
 from stores.stock_view import StockView
 
 N_STORES = 40
@@ -147,3 +147,17 @@ def test_choose_store_respects_limit(world):
 def test_choose_store_rejects_bad_lines(world, lines):
     with pytest.raises(ValueError):
         _choose(world, 0, lines)
+
+
+def test_rank_stores_takes_the_per_store_arrays_as_one_value(world):
+    stores = StoreConditions(world["store_ids"], world["radius_s"], world["ready_in_s"], world["is_open"])
+    rng = np.random.default_rng(5)
+    nonempty = 0
+    for _ in range(40):
+        node = int(rng.integers(0, world["network"].node_count))
+        lines = {f"sku{int(rng.integers(0, 20))}": 1}
+        ranked = rank_stores(node=node, lines=lines, tables=world["tables"], stores=stores,
+                             stock=world["stock"], limit=4)
+        assert ranked == _choose(world, node, lines, limit=4)
+        nonempty += bool(ranked.candidates)
+    assert nonempty > 10
