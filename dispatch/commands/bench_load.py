@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.settings import Settings
 
 ENDPOINTS = ("orders", "stock_deltas", "positions", "order_reads")
 
@@ -32,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the benchmark and print the results."""
     import asyncio
 
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace, settings) -> int:
     return 1 if failed else 0
 
 
-async def measure(args: argparse.Namespace, settings) -> dict:
+async def measure(args: argparse.Namespace, settings: Settings) -> dict:
     """The benchmark's core: returns the summary (also prints the table)."""
     import asyncio
     import secrets

@@ -11,6 +11,10 @@ table, then one JSON line. A benchmark, not a test: numbers depend on the machin
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the benchmark and print the results."""
     import asyncio
 
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0 if summary["errors"] == 0 else 1
 
 
-async def measure(args: argparse.Namespace, settings) -> dict:
+async def measure(args: argparse.Namespace, settings: Settings) -> dict:
     """The benchmark's core: returns the summary (also prints the table)."""
     import json
     import random
