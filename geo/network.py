@@ -200,11 +200,27 @@ class RoadNetwork:
 
     def _build_snap_index(self) -> tuple[cKDTree, np.ndarray]:
         """A KD-tree of the nodes and of points every few metres along every road."""
+        points = [self.project(self.lat, self.lon)]
+        point_nodes = [np.arange(self.node_count, dtype=np.int64)]
+        head, tail, vertices = self._edge_vertices()
+        if vertices is not None:
+            lon_v, lat_v, edge_of = vertices
+            sample, edge, near_head = _sample_edges(self.project(lat_v, lon_v), edge_of)
+            points.append(sample)
+            point_nodes.append(np.where(near_head, head[edge], tail[edge]))
+        tree = cKDTree(np.concatenate(points))
+        return tree, _frozen_array(np.concatenate(point_nodes))
+
+    def _edge_vertices(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+        """Each edge's head and tail node, and the vertices of every edge's polyline.
+
+        The vertices are ``(lon, lat, edge index)``, grouped by edge and in order along it: the
+        geometry's where the edge has one, else its two end nodes (None for a graph without edges).
+        """
         import shapely
 
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
-        owners: list[np.ndarray] = []  # edge index of each polyline vertex
         heads: list[int] = []
         tails: list[int] = []
         geoms: list[Any] = []
@@ -221,6 +237,9 @@ class RoadNetwork:
                 plain_edges.append(i)
         head = np.asarray(heads, dtype=np.int64)
         tail = np.asarray(tails, dtype=np.int64)
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        owners: list[np.ndarray] = []  # edge index of each polyline vertex
         if geoms:
             coords, which = shapely.get_coordinates(geoms, return_index=True)
             xs.append(coords[:, 0])
@@ -232,39 +251,11 @@ class RoadNetwork:
             xs.append(self.lon[both])
             ys.append(self.lat[both])
             owners.append(np.repeat(pe, 2))
-        node_xy = self.project(self.lat, self.lon)
-        points = [node_xy]
-        point_nodes = [np.arange(self.node_count, dtype=np.int64)]
-        if owners:
-            lon_v = np.concatenate(xs)
-            lat_v = np.concatenate(ys)
-            edge_of = np.concatenate(owners)
-            order = np.argsort(edge_of, kind="stable")
-            lon_v, lat_v, edge_of = lon_v[order], lat_v[order], edge_of[order]
-            xy = self.project(lat_v, lon_v)
-            same = edge_of[1:] == edge_of[:-1]  # segment i joins vertex i and i+1 of one edge
-            seg = np.nonzero(same)[0]
-            p0, p1 = xy[seg], xy[seg + 1]
-            seg_len = np.hypot(*(p1 - p0).T)
-            seg_edge = edge_of[seg]
-            # distance along the edge at each segment's start, and the edge's total length
-            cum = np.cumsum(seg_len)
-            first_of_edge = np.r_[True, seg_edge[1:] != seg_edge[:-1]]
-            edge_start_cum = (cum - seg_len)[first_of_edge]
-            group = np.cumsum(first_of_edge) - 1
-            along0 = cum - seg_len - edge_start_cum[group]
-            edge_total = np.bincount(group, weights=seg_len)
-            k = np.maximum(1, np.ceil(seg_len / SNAP_SAMPLE_M).astype(np.int64))
-            seg_rep = np.repeat(np.arange(len(seg)), k)
-            frac = (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k) + 0.5) / np.repeat(k, k)
-            sample = p0[seg_rep] + (p1 - p0)[seg_rep] * frac[:, None]
-            along = along0[seg_rep] + seg_len[seg_rep] * frac
-            near_head = along <= edge_total[group[seg_rep]] / 2
-            e = seg_edge[seg_rep]
-            points.append(sample)
-            point_nodes.append(np.where(near_head, head[e], tail[e]))
-        tree = cKDTree(np.concatenate(points))
-        return tree, _frozen_array(np.concatenate(point_nodes))
+        if not owners:
+            return head, tail, None
+        edge_of = np.concatenate(owners)
+        order = np.argsort(edge_of, kind="stable")
+        return head, tail, (np.concatenate(xs)[order], np.concatenate(ys)[order], edge_of[order])
 
     # --- travel times ---------------------------------------------------------------------
 
@@ -323,6 +314,34 @@ def _build_csr(graph: nx.MultiDiGraph, n: int) -> tuple[csr_array, csr_array]:
     backward = csr_array((t, (v, u)), shape=(n, n))
     return forward, backward
 
+
+
+def _sample_edges(xy: np.ndarray, edge_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points at most ``SNAP_SAMPLE_M`` apart along every edge's polyline, vectorised.
+
+    ``xy`` are projected vertices grouped by edge (``edge_of``), in order along each edge.
+    Returns the sample points, the edge each lies on, and whether it lies in the edge's first
+    half (a snap there goes to the edge's head node, otherwise to its tail).
+    """
+    same = edge_of[1:] == edge_of[:-1]  # segment i joins vertex i and i+1 of one edge
+    seg = np.nonzero(same)[0]
+    p0, p1 = xy[seg], xy[seg + 1]
+    seg_len = np.hypot(*(p1 - p0).T)
+    seg_edge = edge_of[seg]
+    # distance along the edge at each segment's start, and the edge's total length
+    cum = np.cumsum(seg_len)
+    first_of_edge = np.r_[True, seg_edge[1:] != seg_edge[:-1]]
+    edge_start_cum = (cum - seg_len)[first_of_edge]
+    group = np.cumsum(first_of_edge) - 1
+    along0 = cum - seg_len - edge_start_cum[group]
+    edge_total = np.bincount(group, weights=seg_len)
+    k = np.maximum(1, np.ceil(seg_len / SNAP_SAMPLE_M).astype(np.int64))
+    seg_rep = np.repeat(np.arange(len(seg)), k)
+    frac = (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k) + 0.5) / np.repeat(k, k)
+    sample = p0[seg_rep] + (p1 - p0)[seg_rep] * frac[:, None]
+    along = along0[seg_rep] + seg_len[seg_rep] * frac
+    near_head = along <= edge_total[group[seg_rep]] / 2
+    return sample, seg_edge[seg_rep], near_head
 
 def _frozen_array(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False

@@ -8,6 +8,7 @@ neighbouring tiles are INVENTED — a few short two-way ``tertiary`` roads acros
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from geo.distance import EARTH_RADIUS_M, haversine_m
@@ -49,73 +50,124 @@ def tile_network(
         ``source_osmid``; invented edges carry ``synthetic=True``.
     """
     import networkx as nx
-    import shapely.affinity
 
     if rows < 1 or cols < 1:
         raise ValueError("the grid needs at least one row and one column")
     if links_per_side < 1:
         raise ValueError("links_per_side must be at least 1")
-    source_nodes = sorted(graph.nodes)
-    rank = {node: i for i, node in enumerate(source_nodes)}
-    n = len(source_nodes)
-    xs = [float(graph.nodes[v]["x"]) for v in source_nodes]
-    ys = [float(graph.nodes[v]["y"]) for v in source_nodes]
-    min_x, max_x, min_y, max_y = min(xs), max(xs), min(ys), max(ys)
-    mid_lat = math.radians((min_y + max_y) / 2)
-    gap_lat = math.degrees(gap_m / EARTH_RADIUS_M)
-    gap_lon = gap_lat / math.cos(mid_lat)
-    step_x = (max_x - min_x) + gap_lon
-    step_y = (max_y - min_y) + gap_lat
-
-    rideable = {
-        rank[end]
-        for u, v, data in graph.edges(data=True)
-        if profile.is_rideable(data.get("highway"))
-        for end in (u, v)
-    }
+    layout = _Layout.of(graph, gap_m=gap_m)
     city = nx.MultiDiGraph()
     city.graph.update(graph.graph)
     city.graph["synthetic_city"] = f"{rows}x{cols} tiles; links between tiles are invented"
     for row in range(rows):
         for col in range(cols):
+            _copy_tile(graph, city, layout, tile=row * cols + col, dx=col * layout.step_x,
+                       dy=row * layout.step_y)
+    ride = _rideable_ranks(graph, layout, profile)
+    for row in range(rows):
+        for col in range(cols):
             tile = row * cols + col
-            dx, dy = col * step_x, row * step_y
-            base = tile * n
-            for node in source_nodes:
-                data = dict(graph.nodes[node])
-                data["x"] = float(data["x"]) + dx
-                data["y"] = float(data["y"]) + dy
-                data["tile"] = tile
-                data["source_osmid"] = node
-                data.pop("osmid", None)
-                city.add_node(base + rank[node], **data)
-            for u, v, key, data in graph.edges(keys=True, data=True):
-                attrs = dict(data)
-                geom = attrs.get("geometry")
-                if geom is not None and hasattr(geom, "coords"):
-                    attrs["geometry"] = shapely.affinity.translate(geom, xoff=dx, yoff=dy)
-                city.add_edge(base + rank[u], base + rank[v], key=key, **attrs)
+            if col + 1 < cols:  # east side of this tile to the west side of the next
+                _link_tiles(city, layout, (tile, tile + 1),
+                            _side_pairs(ride, layout.xs, layout.ys, axis="x", bands=links_per_side,
+                                        low=layout.min_y, high=layout.max_y))
+            if row + 1 < rows:  # north side to the south side of the tile above
+                _link_tiles(city, layout, (tile, tile + cols),
+                            _side_pairs(ride, layout.ys, layout.xs, axis="y", bands=links_per_side,
+                                        low=layout.min_x, high=layout.max_x))
+    return city
 
-    def link(a: int, b: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The source district's nodes in a fixed order, its extent, and the step between tiles."""
+
+    source_nodes: list[int]
+    rank: dict[int, int]  # source node -> its position in ``source_nodes``
+    xs: list[float]
+    ys: list[float]
+    min_x: float
+    max_x: float
+    min_y: float
+    max_y: float
+    step_x: float
+    step_y: float
+
+    @classmethod
+    def of(cls, graph: nx.MultiDiGraph, *, gap_m: float) -> _Layout:
+        """Measure the district; the step between tiles is its extent plus ``gap_m`` (in degrees)."""
+        source_nodes = sorted(graph.nodes)
+        xs = [float(graph.nodes[v]["x"]) for v in source_nodes]
+        ys = [float(graph.nodes[v]["y"]) for v in source_nodes]
+        min_x, max_x, min_y, max_y = min(xs), max(xs), min(ys), max(ys)
+        mid_lat = math.radians((min_y + max_y) / 2)
+        gap_lat = math.degrees(gap_m / EARTH_RADIUS_M)
+        gap_lon = gap_lat / math.cos(mid_lat)
+        return cls(
+            source_nodes=source_nodes,
+            rank={node: i for i, node in enumerate(source_nodes)},
+            xs=xs,
+            ys=ys,
+            min_x=min_x,
+            max_x=max_x,
+            min_y=min_y,
+            max_y=max_y,
+            step_x=(max_x - min_x) + gap_lon,
+            step_y=(max_y - min_y) + gap_lat,
+        )
+
+    @property
+    def n(self) -> int:
+        """Nodes per tile."""
+        return len(self.source_nodes)
+
+
+def _copy_tile(graph: nx.MultiDiGraph, city: nx.MultiDiGraph, layout: _Layout, *, tile: int,
+               dx: float, dy: float) -> None:
+    """Add one shifted copy of the district: node ``tile * n + rank``, edge geometry moved too."""
+    import shapely.affinity
+
+    base = tile * layout.n
+    rank = layout.rank
+    for node in layout.source_nodes:
+        data = dict(graph.nodes[node])
+        data["x"] = float(data["x"]) + dx
+        data["y"] = float(data["y"]) + dy
+        data["tile"] = tile
+        data["source_osmid"] = node
+        data.pop("osmid", None)
+        city.add_node(base + rank[node], **data)
+    for u, v, key, data in graph.edges(keys=True, data=True):
+        attrs = dict(data)
+        geom = attrs.get("geometry")
+        if geom is not None and hasattr(geom, "coords"):
+            attrs["geometry"] = shapely.affinity.translate(geom, xoff=dx, yoff=dy)
+        city.add_edge(base + rank[u], base + rank[v], key=key, **attrs)
+
+
+def _rideable_ranks(graph: nx.MultiDiGraph, layout: _Layout, profile: SpeedProfile) -> list[int]:
+    """Ranks of the nodes on roads the profile may ride: the only allowed ends of a link."""
+    rank = layout.rank
+    return sorted({
+        rank[end]
+        for u, v, data in graph.edges(data=True)
+        if profile.is_rideable(data.get("highway"))
+        for end in (u, v)
+    })
+
+
+def _link_tiles(city: nx.MultiDiGraph, layout: _Layout, tiles: tuple[int, int],
+                pairs: list[tuple[int, int]]) -> None:
+    """Invent a two-way tertiary road for each (rank in the first tile, rank in the second) pair."""
+    n = layout.n
+    first, second = tiles
+    for i, j in pairs:
+        a, b = first * n + i, second * n + j
         pa, pb = city.nodes[a], city.nodes[b]
         length = haversine_m(pa["y"], pa["x"], pb["y"], pb["x"])
         for s, t in ((a, b), (b, a)):
             city.add_edge(s, t, osmid=-1, highway="tertiary", oneway=False, reversed=False,
                           length=length, synthetic=True, name="synthetic tile link")
-
-    ride = sorted(rideable)
-    for row in range(rows):
-        for col in range(cols):
-            tile = row * cols + col
-            if col + 1 < cols:  # east side of this tile to the west side of the next
-                for i, j in _side_pairs(ride, xs, ys, axis="x", bands=links_per_side,
-                                        low=min_y, high=max_y):
-                    link(tile * n + i, (tile + 1) * n + j)
-            if row + 1 < rows:  # north side to the south side of the tile above
-                for i, j in _side_pairs(ride, ys, xs, axis="y", bands=links_per_side,
-                                        low=min_x, high=max_x):
-                    link(tile * n + i, (tile + cols) * n + j)
-    return city
 
 
 def _side_pairs(candidates: list[int], along: list[float], across: list[float], *, axis: str,

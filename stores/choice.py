@@ -51,19 +51,36 @@ class StoreChoice:
         return self.candidates[0] if self.candidates else None
 
 
+class StoreConditions(NamedTuple):
+    """What store choice needs to know per store, indexed by store index.
+
+    One value instead of four parallel keywords: the arrays only make sense together (same
+    length, same store order as the travel-time tables). A NamedTuple, like `Candidate`: intake
+    builds one per order (readiness and opening change by the minute), and it is cheaper to build.
+    """
+
+    store_ids: Sequence[str]
+    radius_s: np.ndarray
+    ready_in_s: np.ndarray
+    is_open: np.ndarray
+
+
 _NONE = StoreChoice(candidates=(), nearest_in_range=None)
 _CHUNK = 16
 
 
-def choose_store(
+# A store with every line in stock, before the final ranking: (predicted delivery, −depth,
+# position in the drop-off's row of the tables, store index). A plain tuple: built per store
+# scanned on the intake hot path, and it sorts as is.
+_Found = tuple[float, int, int, int]
+
+
+def rank_stores(
     *,
     node: int,
     lines: Mapping[str, int],
     tables: TravelTimeTables,
-    store_ids: Sequence[str],
-    radius_s: np.ndarray,
-    ready_in_s: np.ndarray,
-    is_open: np.ndarray,
+    stores: StoreConditions,
     stock: StockView,
     limit: int = 5,
 ) -> StoreChoice:
@@ -77,15 +94,11 @@ def choose_store(
         SKU → units requested (each at least 1).
     tables
         Travel-time tables for the current store set.
-    store_ids
-        Store id by store index.
-    radius_s
-        Per store: the longest store → drop-off ride it serves, in seconds.
-    ready_in_s
-        Per store: seconds from now until an order placed now could leave the store
-        (max of pick time + backlog and the courier arrival estimate; the caller computes it).
-    is_open
-        Per store: whether it takes orders now.
+    stores
+        Per store: id, radius (the longest store → drop-off ride it serves, in seconds),
+        ``ready_in_s`` (seconds from now until an order placed now could leave the store: max of
+        pick time + backlog and the courier arrival estimate; the caller computes it) and whether
+        it takes orders now.
     stock
         Available units per store and SKU.
     limit
@@ -103,6 +116,50 @@ def choose_store(
     ValueError
         If the order has no lines or a line asks for fewer than one unit, or limit < 1.
     """
+    items = _checked_lines(lines, limit)
+    reach, travel = tables.stores_in_reach(node)
+    usable = (travel <= stores.radius_s.take(reach)) & stores.is_open.take(reach)
+    nearest = _nearest_usable(reach, usable)
+    if nearest is None:
+        return _NONE
+    ready = stores.ready_in_s.take(reach)
+    key = np.where(usable, ready + travel, math.inf)
+    found = _scan_by_predicted_delivery(
+        key, reach, items=items, store_ids=stores.store_ids, stock=stock, limit=limit
+    )
+    if len(found) > 1:
+        found.sort(key=lambda f: (f[0], f[1], stores.store_ids[f[3]]))
+    candidates = tuple(
+        Candidate(store_index, stores.store_ids[store_index], float(travel[j]), float(ready[j]), p,
+                  -neg_depth)
+        for p, neg_depth, j, store_index in found[:limit]
+    )
+    return StoreChoice(candidates=candidates, nearest_in_range=nearest)
+
+
+def choose_store(
+    *,
+    node: int,
+    lines: Mapping[str, int],
+    tables: TravelTimeTables,
+    store_ids: Sequence[str],
+    radius_s: np.ndarray,
+    ready_in_s: np.ndarray,
+    is_open: np.ndarray,
+    stock: StockView,
+    limit: int = 5,
+) -> StoreChoice:
+    """`rank_stores` with the per-store arrays as separate keywords.
+
+    Transitional: order intake still calls it this way; it goes once intake passes a
+    `StoreConditions` (the only function here over the gates' argument limit).
+    """
+    stores = StoreConditions(store_ids, radius_s, ready_in_s, is_open)
+    return rank_stores(node=node, lines=lines, tables=tables, stores=stores, stock=stock, limit=limit)
+
+
+def _checked_lines(lines: Mapping[str, int], limit: int) -> tuple[tuple[str, int], ...]:
+    """The order's lines as a tuple, after refusing an empty order, a line below 1, or limit < 1."""
     if not lines:
         raise ValueError("an order needs at least one line")
     if limit < 1:
@@ -111,58 +168,62 @@ def choose_store(
     for sku, quantity in items:
         if quantity < 1:
             raise ValueError(f"line {sku!r} asks for {quantity} units")
-    stores, travel = tables.stores_in_reach(node)
-    if stores.shape[0] == 0:
-        return _NONE
-    usable = (travel <= radius_s.take(stores)) & is_open.take(stores)
+    return items
+
+
+def _nearest_usable(reach: np.ndarray, usable: np.ndarray) -> int | None:
+    """The nearest open store in range (rows are sorted by travel time), or None: out of area."""
+    if reach.shape[0] == 0:
+        return None
     first = int(usable.argmax())
-    if not usable[first]:
-        return _NONE
-    nearest = int(stores[first])  # rows are sorted by travel time
-    ready = ready_in_s.take(stores)
-    key = np.where(usable, ready + travel, math.inf)
-    order = key.argsort()  # ties among equal keys are settled by the final sort below
-    found: list[tuple[float, int, int, int]] = []  # (predicted, -depth, position, store index)
+    return int(reach[first]) if usable[first] else None
+
+
+def _scan_by_predicted_delivery(
+    key: np.ndarray,
+    reach: np.ndarray,
+    *,
+    items: tuple[tuple[str, int], ...],
+    store_ids: Sequence[str],
+    stock: StockView,
+    limit: int,
+) -> list[_Found]:
+    """Stores with every line in stock, read in order of predicted delivery until ``limit``.
+
+    The sorted order is read a chunk at a time: few stores are ever needed. Reading stops once
+    ``limit`` are found and the next key is later than the last one (equal keys are kept, so the
+    final sort can settle ties on depth and id), or at the first out-of-range / closed store
+    (its key is inf).
+    """
+    order = key.argsort()  # ties among equal keys are settled by the final sort
+    found: list[_Found] = []
     bound = math.inf
     skus_of = stock.store_skus
-    single = items[0] if len(items) == 1 else None
-    total = order.shape[0]
-    start = 0
-    while start < total:  # read the sorted order a chunk at a time: few are ever needed
+    for start in range(0, order.shape[0], _CHUNK):
         chunk = order[start : start + _CHUNK]
-        start += _CHUNK
-        keys = key.take(chunk).tolist()
-        if keys[0] > bound or keys[0] == math.inf:
-            break
-        for j, p, store_index in zip(chunk.tolist(), keys, stores.take(chunk).tolist(),
-                                     strict=True):
+        for j, p, store_index in zip(chunk.tolist(), key.take(chunk).tolist(),
+                                     reach.take(chunk).tolist(), strict=True):
             if p > bound or p == math.inf:
-                start = total  # `limit` found and no later store ties the last, or the rest
-                break  # are out of range / closed (their key is inf)
-            skus = skus_of(store_ids[store_index])
-            depth: float
-            if single is not None:
-                depth = skus.get(single[0], 0) - single[1]
-            else:
-                depth = math.inf
-                for sku, quantity in items:
-                    spare = skus.get(sku, 0) - quantity
-                    if spare < depth:
-                        depth = spare
-                        if spare < 0:
-                            break
+                return found
+            depth = _spare_depth(skus_of(store_ids[store_index]), items)
             if depth < 0:
                 continue
             found.append((p, -int(depth), j, store_index))
             if len(found) == limit:
                 bound = p
-    if not found:
-        return StoreChoice(candidates=(), nearest_in_range=nearest)
-    if len(found) > 1:
-        found.sort(key=lambda f: (f[0], f[1], store_ids[f[3]]))
-    candidates = tuple(
-        Candidate(store_index, store_ids[store_index], float(travel[j]), float(ready[j]), p,
-                  -neg_depth)
-        for p, neg_depth, j, store_index in found[:limit]
-    )
-    return StoreChoice(candidates=candidates, nearest_in_range=nearest)
+    return found
+
+
+def _spare_depth(skus: Mapping[str, int], items: tuple[tuple[str, int], ...]) -> float:
+    """Min over lines of available − requested; negative (early) as soon as one line is short."""
+    if len(items) == 1:
+        sku, quantity = items[0]
+        return skus.get(sku, 0) - quantity
+    depth: float = math.inf
+    for sku, quantity in items:
+        spare = skus.get(sku, 0) - quantity
+        if spare < depth:
+            depth = spare
+            if spare < 0:
+                break
+    return depth

@@ -155,7 +155,9 @@ class PostgresStoreRepository:
                 "SELECT sku, on_hand, reserved FROM stock WHERE store_id = $1 AND reserved > 0",
                 store_id,
             )
-            await self._record_sync(conn, store_id, "snapshot", version, len(items), now)
+            await self._record_sync(
+                conn, store_id, kind="snapshot", version=version, skus=len(items), now=now
+            )
         reserved = {r["sku"]: r["reserved"] for r in reserved_rows}
         available = {sku: max(0, qty - reserved.get(sku, 0)) for sku, qty in items}
         shortfalls = tuple(
@@ -207,7 +209,7 @@ class PostgresStoreRepository:
                 skus,
                 [on_hand[s] for s in skus],
             )
-            await self._record_sync(conn, store_id, "delta", version, len(skus), now)
+            await self._record_sync(conn, store_id, kind="delta", version=version, skus=len(skus), now=now)
         available = {s: max(0, on_hand[s] - reserved.get(s, 0)) for s in skus}
         shortfalls = tuple(
             StockLevel(s, on_hand[s], reserved[s]) for s in skus if reserved.get(s, 0) > on_hand[s]
@@ -216,7 +218,7 @@ class PostgresStoreRepository:
 
     @staticmethod
     async def _record_sync(
-        conn: asyncpg.Connection, store_id: str, kind: str, version: int, skus: int, now: datetime
+        conn: asyncpg.Connection, store_id: str, *, kind: str, version: int, skus: int, now: datetime
     ) -> None:
         await conn.execute(
             "INSERT INTO stock_syncs (store_id, kind, version, skus, at) VALUES ($1, $2, $3, $4, $5)",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 import numpy as np
 
 from dispatch.bench.report import say
+
+if TYPE_CHECKING:
+    from geo.network import RoadNetwork
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +26,13 @@ class BenchCity:
 
 
 def plan_city(
-    network, *, stores: int, skus: int, seed: int = 1, radius_s: float = 1200.0, drop_points: int = 2000
+    network: RoadNetwork,
+    *,
+    stores: int,
+    skus: int,
+    seed: int = 1,
+    radius_s: float = 1200.0,
+    drop_points: int = 2000,
 ) -> BenchCity:
     """Stores on random nodes; drop-offs sampled from nodes some store reaches well within radius."""
     from scipy.sparse.csgraph import dijkstra

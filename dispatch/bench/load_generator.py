@@ -122,11 +122,9 @@ def run_load(
     workers = []
     first = 0
     for share in shares:
-        worker = context.Process(
-            target=_worker,
-            args=(base_url, workload, first, share, concurrency, seconds, warmup_s, queue),
-            daemon=True,
-        )
+        plan = _WorkerPlan(base_url=base_url, workload=workload, first=first, count=share,
+                           slots=concurrency, seconds=seconds, warmup_s=warmup_s)
+        worker = context.Process(target=_worker, args=(plan, queue), daemon=True)
         worker.start()
         workers.append(worker)
         first += share
@@ -145,14 +143,27 @@ def run_load(
     return result
 
 
-def _worker(base_url, workload, first, count, slots, seconds, warmup_s, queue) -> None:
+@dataclass(frozen=True, slots=True)
+class _WorkerPlan:
+    """One worker process's share (picklable): connections ``first .. first + count - 1`` of ``slots``."""
+
+    base_url: str
+    workload: Workload
+    first: int
+    count: int
+    slots: int
+    seconds: float
+    warmup_s: float
+
+
+def _worker(plan: _WorkerPlan, queue: multiprocessing.Queue) -> None:
     try:
-        queue.put(asyncio.run(_drive(base_url, workload, first, count, slots, seconds, warmup_s)))
+        queue.put(asyncio.run(_drive(plan)))
     except BaseException as exc:  # report it to the parent instead of hanging it
         queue.put({"failure": f"{type(exc).__name__}: {exc}"})
 
 
-async def _drive(base_url, workload, first, count, slots, seconds, warmup_s) -> dict:
+async def _drive(plan: _WorkerPlan) -> dict:
     import aiohttp
 
     latencies: dict[str, array] = {}
@@ -160,11 +171,11 @@ async def _drive(base_url, workload, first, count, slots, seconds, warmup_s) -> 
     errors: Counter = Counter()
     samples: dict[str, list[str]] = {}
     started = time.perf_counter()
-    measure_from = started + warmup_s
-    deadline = measure_from + seconds
-    connector = aiohttp.TCPConnector(limit=count, force_close=False, ttl_dns_cache=None)
+    measure_from = started + plan.warmup_s
+    deadline = measure_from + plan.seconds
+    connector = aiohttp.TCPConnector(limit=plan.count, force_close=False, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=30)
-    slot_states = [workload.new_slot(first + i, slots) for i in range(count)]
+    slot_states = [plan.workload.new_slot(plan.first + i, plan.slots) for i in range(plan.count)]
 
     async def connection(slot: Slot, session: aiohttp.ClientSession) -> None:
         while True:
@@ -174,7 +185,7 @@ async def _drive(base_url, workload, first, count, slots, seconds, warmup_s) -> 
                 return
             try:
                 async with session.request(
-                    request.method, base_url + request.path, data=request.body, headers=request.headers
+                    request.method, plan.base_url + request.path, data=request.body, headers=request.headers
                 ) as response:
                     body = await response.read()
                     status = response.status

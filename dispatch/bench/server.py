@@ -9,12 +9,16 @@ import secrets
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 from aiohttp import web
 
 from dispatch.postgres.scratch import scratch_database as scratch
 from dispatch.settings import Settings
+
+if TYPE_CHECKING:
+    from geo.network import RoadNetwork
 
 BENCH_HOST = "127.0.0.1"
 
@@ -76,7 +80,7 @@ async def _listen(app: web.Application) -> tuple[web.AppRunner, str]:
 async def running_service(
     settings: Settings,
     *,
-    road_network=None,
+    road_network: RoadNetwork | None = None,
     run_dispatch_loop: bool = False,
     pool_max_size: int | None = None,
     synchronous_commit: str = "on",

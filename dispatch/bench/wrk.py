@@ -81,31 +81,42 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
+@dataclass(frozen=True, slots=True)
+class WrkOrders:
+    """What the Lua script posts: unique orders to the city's drop-offs, and the expected status."""
+
+    city: BenchCity
+    token: str
+    run_id: str  # prefix of the order ids, unique per run and phase
+    max_lines: int = 3
+    seed: int = 1
+    ok_status: int = 201
+
+    def script(self) -> str:
+        """The Lua script with this run's drop-offs, SKUs, token and ids filled in."""
+        points = ",".join(f"{{{lat:.7f},{lon:.7f}}}" for lat, lon in self.city.drop_points)
+        skus = ",".join(f'"{s}"' for s in self.city.skus)
+        return _SCRIPT % {
+            "points": points,
+            "skus": skus,
+            "token": self.token,
+            "run_id": self.run_id,
+            "seed": self.seed,
+            "max_lines": max(1, min(self.max_lines, len(self.city.skus))),
+            "ok": self.ok_status,
+        }
+
+
 def run_wrk_orders(
     base_url: str,
+    orders: WrkOrders,
     *,
-    city: BenchCity,
-    token: str,
-    run_id: str,
     seconds: float,
     connections: int,
     threads: int = 1,
-    ok_status: int = 201,
-    max_lines: int = 3,
-    seed: int = 1,
 ) -> WrkFigures:
     """POST unique orders with wrk for ``seconds`` (blocking: call through ``asyncio.to_thread``)."""
-    points = ",".join(f"{{{lat:.7f},{lon:.7f}}}" for lat, lon in city.drop_points)
-    skus = ",".join(f'"{s}"' for s in city.skus)
-    script = _SCRIPT % {
-        "points": points,
-        "skus": skus,
-        "token": token,
-        "run_id": run_id,
-        "seed": seed,
-        "max_lines": max(1, min(max_lines, len(city.skus))),
-        "ok": ok_status,
-    }
+    script = orders.script()
     parts = urlsplit(base_url)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "orders.lua"

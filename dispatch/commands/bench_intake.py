@@ -12,7 +12,17 @@ generator in the same run. Prints a table, then one JSON line. A benchmark, not 
 from __future__ import annotations
 
 import argparse
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import cProfile
+
+    from dispatch.bench.city import BenchCity
+    from dispatch.settings import Settings
+    from geo.network import RoadNetwork
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the benchmark and print the results."""
     import asyncio
 
@@ -62,45 +72,64 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure(args: argparse.Namespace, settings) -> dict:
+async def measure(args: argparse.Namespace, settings: Settings) -> dict:
     """The benchmark's core: returns the summary (also prints the table)."""
     import asyncio
-    import cProfile
     import secrets
-    import time
 
-    import aiohttp
-
-    from dispatch.bench.city import create_token, plan_city, seed_stores
-    from dispatch.bench.report import print_table, rounded, say
-    from dispatch.bench.server import (
-        backend_cpu_s,
-        database_setting,
-        running_noop,
-        running_service,
-    )
-    from dispatch.bench.wrk import wrk_path
-    from dispatch.keys import SERVICES
+    from dispatch.bench.city import plan_city
+    from dispatch.bench.report import say
+    from dispatch.bench.server import running_noop
     from geo.loading import load_road_network
 
-    generator = args.load_generator
-    if generator == "auto":
-        generator = "wrk" if wrk_path() else "python"
-    if generator == "wrk" and not wrk_path():
-        raise SystemExit("flashdispatch bench intake: wrk is not installed (apt-get install -y wrk)")
+    generator = _load_generator(args.load_generator)
     path = args.road_network or settings.road_network
     network = await asyncio.to_thread(load_road_network, path, cache_dir=settings.home / "cache")
     city = plan_city(network, stores=args.stores, skus=args.skus, seed=args.seed,
                      radius_s=settings.policy.default_radius_minutes * 60.0)
     say(f"{args.stores} stores on {network.node_count:,} nodes, {len(city.drop_points)} drop-off nodes;"
         f" load generator: {generator}, {args.concurrency} connections")
-    run_id = secrets.token_hex(4)
+    driver = _Driver(generator, city, secrets.token_hex(4), args)
+    say("ceiling: a do-nothing handler, same load generator")
+    async with running_noop() as noop_url:
+        await driver.drive(noop_url, "noop", seconds=1.0, tag="w")
+        noop = await driver.drive(noop_url, "noop", seconds=min(args.seconds, 5.0), tag="n")
+    say(f"  {noop['rps']:,.0f} requests/s")
+    service = await _measure_service(args, settings, network=network, driver=driver)
+    _print_intake_table(args, generator=generator, service=service, noop=noop)
+    return _summary(args, settings, generator=generator, service=service, noop=noop)
 
-    async def drive(base_url: str, token: str, seconds: float, tag: str, db_url: str | None = None) -> dict:
+
+def _load_generator(choice: str) -> str:
+    """``wrk`` or ``python``: auto picks wrk when installed; asking for a missing wrk exits."""
+    from dispatch.bench.wrk import wrk_path
+
+    generator = choice
+    if generator == "auto":
+        generator = "wrk" if wrk_path() else "python"
+    if generator == "wrk" and not wrk_path():
+        raise SystemExit("flashdispatch bench intake: wrk is not installed (apt-get install -y wrk)")
+    return generator
+
+
+@dataclass(frozen=True, slots=True)
+class _Driver:
+    """Posts unique orders with the chosen load generator and measures what each request cost."""
+
+    generator: str  # "wrk" or "python"
+    city: BenchCity
+    run_id: str
+    args: argparse.Namespace
+
+    async def drive(self, base_url: str, token: str, *, seconds: float, tag: str,
+                    db_url: str | None = None) -> dict[str, Any]:
+        """Load figures plus CPU per request: this process, the client processes, PostgreSQL."""
+        from dispatch.bench.server import backend_cpu_s
+
         cpu0 = time.process_time()
         client0 = _children_cpu_s()
         db0 = await backend_cpu_s(db_url) if db_url else 0.0
-        figures = await _drive(base_url, token, seconds, tag)
+        figures = await self._load(base_url, token, seconds=seconds, tag=tag)
         cpu_s = time.process_time() - cpu0
         requests = max(1, figures["requests"])
         figures["cpu_ms_per_request"] = cpu_s * 1000 / requests
@@ -110,14 +139,17 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         )
         return figures
 
-    async def _drive(base_url: str, token: str, seconds: float, tag: str) -> dict:
-        if generator == "wrk":
-            from dispatch.bench.wrk import run_wrk_orders
+    async def _load(self, base_url: str, token: str, *, seconds: float, tag: str) -> dict[str, Any]:
+        """Run the load generator: rps, p50/p99, errors, requests and error samples."""
+        import asyncio
 
-            ok = 201
+        args = self.args
+        if self.generator == "wrk":
+            from dispatch.bench.wrk import WrkOrders, run_wrk_orders
+
+            orders = WrkOrders(self.city, token, f"{self.run_id}{tag}", ok_status=201, seed=args.seed)
             figures = await asyncio.to_thread(
-                run_wrk_orders, base_url, city=city, token=token, run_id=f"{run_id}{tag}",
-                seconds=seconds, connections=args.concurrency, ok_status=ok, seed=args.seed,
+                run_wrk_orders, base_url, orders, seconds=seconds, connections=args.concurrency
             )
             return {"rps": figures.rps, "p50_ms": figures.p50_ms, "p99_ms": figures.p99_ms,
                     "errors": figures.errors, "requests": figures.requests, "samples": []}
@@ -125,18 +157,33 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         from dispatch.bench.workloads import OrderWorkload
 
         result = await asyncio.to_thread(
-            run_load, base_url, OrderWorkload(city, token, f"{run_id}{tag}", seed=args.seed),
+            run_load, base_url, OrderWorkload(self.city, token, f"{self.run_id}{tag}", seed=args.seed),
             concurrency=args.concurrency, seconds=seconds, processes=args.client_processes,
         )
         f = result.figures("orders")
         return {"rps": f.rps, "p50_ms": f.p50_ms, "p99_ms": f.p99_ms, "errors": f.errors,
                 "requests": f.requests, "samples": result.samples.get("orders", [])}
 
-    say("ceiling: a do-nothing handler, same load generator")
-    async with running_noop() as noop_url:
-        await drive(noop_url, "noop", 1.0, "w")
-        noop = await drive(noop_url, "noop", min(args.seconds, 5.0), "n")
-    say(f"  {noop['rps']:,.0f} requests/s")
+
+@dataclass(frozen=True, slots=True)
+class _ServiceRun:
+    """The service's figures for the measured orders, and how it was set up."""
+
+    orders: dict[str, Any]
+    synchronous_commit: str
+    mean_batch: float
+
+
+async def _measure_service(args: argparse.Namespace, settings: Settings, *, network: RoadNetwork,
+                           driver: _Driver) -> _ServiceRun:
+    """Start the service, stock the stores, warm up, then place orders for ``--seconds``."""
+    import aiohttp
+
+    from dispatch.bench.city import create_token, seed_stores
+    from dispatch.bench.report import say
+    from dispatch.bench.server import database_setting, running_service
+    from dispatch.keys import SERVICES
+
     say("starting the service on a scratch database")
     async with running_service(
         settings, road_network=network, pool_max_size=args.pool_size,
@@ -144,27 +191,54 @@ async def measure(args: argparse.Namespace, settings) -> dict:
     ) as service:
         sync_commit = await database_setting(service.database_url, "synchronous_commit")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-            await seed_stores(session, service.base_url, service.operator_token, city, quantity=10_000_000)
+            await seed_stores(session, service.base_url, service.operator_token, driver.city,
+                              quantity=10_000_000)
             token = await create_token(session, service.base_url, service.operator_token, "order_system")
         say("warming up")
-        await drive(service.base_url, token, 1.0, "w")
+        await driver.drive(service.base_url, token, seconds=1.0, tag="w")
         say(f"placing orders for {args.seconds:g} s")
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler is not None:
-            profiler.enable()
+        profiler = _start_profile(args.profile)
         batcher = service.app[SERVICES].batcher
         batches0, batched0 = batcher.batches, batcher.orders
-        orders = await drive(service.base_url, token, args.seconds, "m", service.database_url)
+        orders = await driver.drive(service.base_url, token, seconds=args.seconds, tag="m",
+                                    db_url=service.database_url)
         batches = batcher.batches - batches0
         mean_batch = (batcher.orders - batched0) / batches if batches else float("nan")
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(args.profile)
-            say(f"profile written to {args.profile}")
-    ratio = orders["rps"] / noop["rps"] if noop["rps"] else float("nan")
+        _stop_profile(profiler, args.profile)
+    return _ServiceRun(orders, sync_commit, mean_batch)
+
+
+def _start_profile(path: Path | None) -> cProfile.Profile | None:
+    """A running profiler when ``--profile`` is given."""
+    import cProfile
+
+    if path is None:
+        return None
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def _stop_profile(profiler: cProfile.Profile | None, path: Path | None) -> None:
+    """Stop the profiler and write its pstats file."""
+    from dispatch.bench.report import say
+
+    if profiler is None or path is None:
+        return
+    profiler.disable()
+    profiler.dump_stats(path)
+    say(f"profile written to {path}")
+
+
+def _print_intake_table(args: argparse.Namespace, *, generator: str, service: _ServiceRun,
+                        noop: dict[str, Any]) -> None:
+    """Orders against the do-nothing ceiling, with CPU per request on each side."""
+    from dispatch.bench.report import print_table, say
+
+    orders = service.orders
     print_table(
         f"order intake: {args.stores} stores, {args.concurrency} connections, {generator},"
-        f" synchronous_commit={sync_commit}",
+        f" synchronous_commit={service.synchronous_commit}",
         ["target", "requests", "per second", "p50 ms", "p99 ms", "errors", "service CPU ms/req",
          "PostgreSQL CPU ms/req", "client CPU ms/req"],
         [
@@ -177,6 +251,15 @@ async def measure(args: argparse.Namespace, settings) -> dict:
     )
     for sample in orders["samples"]:
         say(f"error: {sample}")
+
+
+def _summary(args: argparse.Namespace, settings: Settings, *, generator: str, service: _ServiceRun,
+             noop: dict[str, Any]) -> dict[str, Any]:
+    """The JSON line's figures."""
+    from dispatch.bench.report import rounded
+
+    orders = service.orders
+    ratio = orders["rps"] / noop["rps"] if noop["rps"] else float("nan")
     return {
         "orders_per_s": rounded(orders["rps"], 1),
         "p50_ms": rounded(orders["p50_ms"]),
@@ -189,11 +272,11 @@ async def measure(args: argparse.Namespace, settings) -> dict:
         "db_cpu_ms_per_order": rounded(orders["db_cpu_ms_per_request"], 3),
         "client_cpu_ms_per_order": rounded(orders["client_cpu_ms_per_request"], 3),
         "noop_cpu_ms_per_request": rounded(noop["cpu_ms_per_request"], 3),
-        "mean_batch": rounded(mean_batch),
+        "mean_batch": rounded(service.mean_batch),
         "stores": args.stores,
         "concurrency": args.concurrency,
         "seconds": args.seconds,
-        "synchronous_commit": sync_commit,
+        "synchronous_commit": service.synchronous_commit,
         "load_generator": generator,
         "pool_size": args.pool_size or settings.pool_max_size,
     }

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="let couriers walk the bike on footways/pedestrian streets")
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the network and write it; print a one-line summary."""
     from geo.errors import GeoError
     from geo.loading import build_graph_from_place, prepare_graph, read_raw_graph, save_graph

@@ -11,6 +11,10 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="gap between tiles bridged by the invented links (default 150 m)")
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Tile the graph and write GraphML; print node and edge counts."""
     from geo.errors import GeoError
     from geo.loading import read_raw_graph, save_graph

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     del parser
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     import asyncpg

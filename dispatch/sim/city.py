@@ -128,12 +128,26 @@ def build_city(network: RoadNetwork, config: DemoConfig) -> City:
     ranks = np.arange(1, config.catalog_skus + 1, dtype=np.float64)
     popularity = ranks**-1.1
     popularity /= popularity.sum()
-
-    store_nodes = _spread_nodes(network, config.stores, rng)
-    median_lon = float(np.median(network.lon))
     zones = ["west", "east"]
+    shops = _plan_shops(network, config, rng, skus=skus, zones=zones)
+    # customers live within a few minutes' ride of some shop
+    reach = dijkstra(network.csr, indices=np.array([shop.node for shop in shops]), limit=12 * 60)
+    nearby = [np.flatnonzero((row >= 60) & np.isfinite(row)) for row in reach]
+    couriers = _plan_couriers(config, rng, shops=shops, nearby=nearby)
+    orders = _plan_orders(network, config, rng, _Customers(shops, nearby, skus, popularity))
+    return City(config, shops, couriers, orders, skus, popularity, zones)
+
+
+def _plan_shops(network: RoadNetwork, config: DemoConfig, rng: np.random.Generator, *,
+                skus: list[str], zones: list[str]) -> list[ShopPlan]:
+    """Shops spread over the city, each with every popular SKU and a random part of the tail.
+
+    Popular SKUs are stocked deep (30-80 units), the tail thin (1-6); a shop's zone is the
+    half of the city (west or east of the median longitude) it stands in.
+    """
+    median_lon = float(np.median(network.lon))
     shops = []
-    for i, node in enumerate(store_nodes):
+    for i, node in enumerate(_spread_nodes(network, config.stores, rng)):
         tail = rng.choice(
             np.arange(config.popular_skus, config.catalog_skus),
             size=config.skus_per_store - config.popular_skus,
@@ -153,10 +167,12 @@ def build_city(network: RoadNetwork, config: DemoConfig) -> City:
                 stock=stock,
             )
         )
+    return shops
 
-    # customers live within a few minutes' ride of some shop
-    reach = dijkstra(network.csr, indices=np.array(store_nodes), limit=12 * 60)
-    nearby = [np.flatnonzero((row >= 60) & np.isfinite(row)) for row in reach]
+
+def _plan_couriers(config: DemoConfig, rng: np.random.Generator, *, shops: list[ShopPlan],
+                   nearby: list[np.ndarray]) -> list[CourierPlan]:
+    """Couriers dealt round the shops, starting near one; a fifth start 10 minutes before the peak."""
     couriers = []
     for j in range(config.couriers):
         shop = shops[j % len(shops)]
@@ -171,16 +187,32 @@ def build_city(network: RoadNetwork, config: DemoConfig) -> City:
                 capacity=3,
             )
         )
+    return couriers
 
+
+@dataclass(frozen=True, slots=True)
+class _Customers:
+    """Where customers live (nodes near each shop) and what they buy (SKUs by popularity)."""
+
+    shops: list[ShopPlan]
+    nearby: list[np.ndarray]  # per shop: nodes a short ride away
+    skus: list[str]
+    popularity: np.ndarray  # per SKU: the probability a line is for it
+
+
+def _plan_orders(network: RoadNetwork, config: DemoConfig, rng: np.random.Generator,
+                 customers: _Customers) -> list[OrderPlan]:
+    """Every order of the day: near a random shop, one to five popular-skewed lines, a few cancelled."""
     orders = []
     line_counts = np.array([1, 2, 3, 4, 5])
     line_weights = np.array([0.35, 0.3, 0.18, 0.11, 0.06])
+    skus = customers.skus
     for k, at_s in enumerate(_arrival_times(config, rng)):
-        home = int(rng.integers(len(shops)))
-        around = nearby[home]
-        node = int(around[rng.integers(len(around))]) if len(around) else shops[home].node
+        home = int(rng.integers(len(customers.shops)))
+        around = customers.nearby[home]
+        node = int(around[rng.integers(len(around))]) if len(around) else customers.shops[home].node
         n_lines = int(rng.choice(line_counts, p=line_weights))
-        picked = rng.choice(config.catalog_skus, size=n_lines, replace=False, p=popularity)
+        picked = rng.choice(config.catalog_skus, size=n_lines, replace=False, p=customers.popularity)
         lines = tuple(sorted((skus[int(p)], int(rng.choice([1, 1, 1, 2]))) for p in picked))
         # a few metres off the road, like a real front door
         jitter = rng.normal(0, 15, 2) / 111_000.0
@@ -197,7 +229,7 @@ def build_city(network: RoadNetwork, config: DemoConfig) -> City:
                 cancel_after_s=cancel,
             )
         )
-    return City(config, shops, couriers, orders, skus, popularity, zones)
+    return orders
 
 
 def start_time(config: DemoConfig) -> datetime:

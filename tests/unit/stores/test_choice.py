@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from geo.tables import build_tables
-from stores.choice import Candidate, choose_store
+from stores.choice import Candidate, StoreConditions, choose_store, rank_stores
 from stores.stock_view import StockView
 
 N_STORES = 40
@@ -36,11 +36,11 @@ def world(district_network):
     }
 
 
-def _choose(world, node, lines, **overrides):
-    kwargs = {k: world[k] for k in ("tables", "store_ids", "radius_s", "ready_in_s", "is_open",
-                                    "stock")}
-    kwargs.update(overrides)
-    return choose_store(node=node, lines=lines, **kwargs)
+def _choose(world, node, lines, *, limit=5, **overrides):
+    values = {**world, **overrides}
+    stores = StoreConditions(values["store_ids"], values["radius_s"], values["ready_in_s"], values["is_open"])
+    return rank_stores(node=node, lines=lines, tables=values["tables"], stores=stores, stock=values["stock"],
+                       limit=limit)
 
 
 def _networkx_choice(world, node, lines):
@@ -108,15 +108,13 @@ def test_choose_store_tie_breaks_on_deeper_stock(world):
     # two stores at the same node: equal predicted delivery, the deeper one wins
     tables = build_tables(world["network"], [node, node], cutoff_s=CUTOFF_S)
     stock = StockView({"shallow": {"a": 1}, "deep": {"a": 9}})
-    choice = choose_store(node=node, lines={"a": 1}, tables=tables, store_ids=["shallow", "deep"],
-                          radius_s=radius[:2], ready_in_s=ready[:2], is_open=is_open[:2],
-                          stock=stock)
+    stores = StoreConditions(["shallow", "deep"], radius[:2], ready[:2], is_open[:2])
+    choice = rank_stores(node=node, lines={"a": 1}, tables=tables, stores=stores, stock=stock)
     assert [c.store_id for c in choice.candidates] == ["deep", "shallow"]
     assert choice.candidates[0] == Candidate(1, "deep", 0.0, 0.0, 0.0, 8)
     stock = StockView({"b": {"a": 1}, "a": {"a": 1}})
-    choice = choose_store(node=node, lines={"a": 1}, tables=tables, store_ids=["b", "a"],
-                          radius_s=radius[:2], ready_in_s=ready[:2], is_open=is_open[:2],
-                          stock=stock)
+    stores = StoreConditions(["b", "a"], radius[:2], ready[:2], is_open[:2])
+    choice = rank_stores(node=node, lines={"a": 1}, tables=tables, stores=stores, stock=stock)
     assert [c.store_id for c in choice.candidates] == ["a", "b"]
 
 
@@ -147,3 +145,18 @@ def test_choose_store_respects_limit(world):
 def test_choose_store_rejects_bad_lines(world, lines):
     with pytest.raises(ValueError):
         _choose(world, 0, lines)
+
+
+def test_choose_store_with_separate_arrays_ranks_as_rank_stores(world):
+    """choose_store is the keyword form intake still calls; it must rank exactly the same."""
+    rng = np.random.default_rng(5)
+    nonempty = 0
+    for _ in range(40):
+        node = int(rng.integers(0, world["network"].node_count))
+        lines = {f"sku{int(rng.integers(0, 20))}": 1}
+        chosen = choose_store(node=node, lines=lines, tables=world["tables"], store_ids=world["store_ids"],
+                              radius_s=world["radius_s"], ready_in_s=world["ready_in_s"],
+                              is_open=world["is_open"], stock=world["stock"], limit=4)
+        assert chosen == _choose(world, node, lines, limit=4)
+        nonempty += bool(chosen.candidates)
+    assert nonempty > 10
