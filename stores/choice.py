@@ -137,27 +137,6 @@ def rank_stores(
     return StoreChoice(candidates=candidates, nearest_in_range=nearest)
 
 
-def choose_store(
-    *,
-    node: int,
-    lines: Mapping[str, int],
-    tables: TravelTimeTables,
-    store_ids: Sequence[str],
-    radius_s: np.ndarray,
-    ready_in_s: np.ndarray,
-    is_open: np.ndarray,
-    stock: StockView,
-    limit: int = 5,
-) -> StoreChoice:
-    """`rank_stores` with the per-store arrays as separate keywords.
-
-    Transitional: order intake still calls it this way; it goes once intake passes a
-    `StoreConditions` (the only function here over the gates' argument limit).
-    """
-    stores = StoreConditions(store_ids, radius_s, ready_in_s, is_open)
-    return rank_stores(node=node, lines=lines, tables=tables, stores=stores, stock=stock, limit=limit)
-
-
 def _checked_lines(lines: Mapping[str, int], limit: int) -> tuple[tuple[str, int], ...]:
     """The order's lines as a tuple, after refusing an empty order, a line below 1, or limit < 1."""
     if not lines:

@@ -25,7 +25,7 @@ from dispatch.orders.sla import promise_for
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
 from stores.catalog import StoreCatalog
-from stores.choice import Candidate, choose_store
+from stores.choice import Candidate, StoreConditions, rank_stores
 from stores.stock_view import StockView
 
 
@@ -123,14 +123,11 @@ class Intake:
         for attempt in (1, 2):
             open_mask = self.load.open_mask(catalog, now, self.tz)
             radius_s, taking = self.zones.radius_and_taking(catalog, open_mask)
-            choice = choose_store(
+            choice = rank_stores(
                 node=snap.node,
                 lines=lines,
                 tables=catalog.tables,
-                store_ids=catalog.store_ids,
-                radius_s=radius_s,
-                ready_in_s=self.load.ready_in_s(catalog),
-                is_open=taking,
+                stores=StoreConditions(catalog.store_ids, radius_s, self.load.ready_in_s(catalog), taking),
                 stock=self.stock_view,
                 limit=self.policy.store_candidates,
             )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from geo.tables import build_tables
-from stores.choice import Candidate, StoreConditions, choose_store, rank_stores
+from stores.choice import Candidate, StoreConditions, rank_stores
 from stores.stock_view import StockView
 
 N_STORES = 40
@@ -145,18 +145,3 @@ def test_choose_store_respects_limit(world):
 def test_choose_store_rejects_bad_lines(world, lines):
     with pytest.raises(ValueError):
         _choose(world, 0, lines)
-
-
-def test_choose_store_with_separate_arrays_ranks_as_rank_stores(world):
-    """choose_store is the keyword form intake still calls; it must rank exactly the same."""
-    rng = np.random.default_rng(5)
-    nonempty = 0
-    for _ in range(40):
-        node = int(rng.integers(0, world["network"].node_count))
-        lines = {f"sku{int(rng.integers(0, 20))}": 1}
-        chosen = choose_store(node=node, lines=lines, tables=world["tables"], store_ids=world["store_ids"],
-                              radius_s=world["radius_s"], ready_in_s=world["ready_in_s"],
-                              is_open=world["is_open"], stock=world["stock"], limit=4)
-        assert chosen == _choose(world, node, lines, limit=4)
-        nonempty += bool(chosen.candidates)
-    assert nonempty > 10
