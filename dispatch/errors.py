@@ -46,6 +46,10 @@ class InvalidTransition(DispatchError):
     code = "invalid_transition"
 
 
+class OverCapacity(DispatchError):
+    code = "over_capacity"
+
+
 class ZoneClosed(DispatchError):
     code = "zone_closed"
 

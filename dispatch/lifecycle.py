@@ -39,6 +39,7 @@ from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.postgres.zone_modes import PostgresZoneModes
 from dispatch.round.loop import DispatchLoop
+from dispatch.round.outlook import LatestOutlook
 from dispatch.services import Services
 from geo.network import RoadNetwork
 from stores.model import SyncResult
@@ -115,6 +116,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     batcher = OrderBatcher(pool, repository=orders)
     order_actions = PostgresOrderActions(pool)
     zone_keeper = ZoneModeKeeper()
+    outlook = LatestOutlook()  # the round publishes, intake predicts on it
     zone_service = ZoneModeService(records=PostgresZoneModes(pool), keeper=zone_keeper, metrics=metrics)
     await zone_service.reload()
     built = Services(
@@ -140,6 +142,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             tz=settings.tz,
             batcher=batcher,
             zones=zone_keeper,
+            outlook=outlook,
         ),
         zones=zone_service,
         batcher=batcher,
@@ -172,6 +175,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             holds=order_actions,
             store_statuses=stores,
             zone_modes=zone_service,
+            outlook=outlook,
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),

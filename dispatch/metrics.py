@@ -13,6 +13,8 @@ from stores.model import STORE_STATES
 
 DELIVERY_BUCKETS_S = (300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 3600, 5400, 7200)
 ROUND_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+PROMISE_ERROR_MINUTES = (-20, -15, -10, -5, -3, -2, -1, 0, 1, 2, 3, 5, 10, 15, 20)
+PROMISE_ERROR_BUCKETS_S = tuple(float(m * 60) for m in PROMISE_ERROR_MINUTES)
 HTTP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 OUTCOMES = ("on_time", "late", "cancelled", "failed")
@@ -98,7 +100,22 @@ class Metrics:
             p + "http_unhandled_errors", "Requests that ended in an unexpected exception.", registry=registry
         )
         self.operator_actions = Counter(
-            p + "operator_actions", "Operator and store actions that changed something.", ["action"],
+            p + "operator_actions",
+            "Operator and store actions that changed something.",
+            ["action"],
+            registry=registry,
+        )
+        self.orders_promise_extended = Counter(
+            p + "orders_promise_extended",
+            "Orders whose promise an overloaded zone extended (on_overload: extend).",
+            ["zone"],
+            registry=registry,
+        )
+        self.promise_error = Histogram(
+            p + "promise_error_seconds",
+            "Delivered minus the delivery predicted at intake (negative: earlier than said).",
+            ["zone"],
+            buckets=PROMISE_ERROR_BUCKETS_S,
             registry=registry,
         )
         self.stores_by_status = Gauge(
@@ -117,7 +134,7 @@ class Metrics:
         for kind in ("snapshot", "delta"):
             for result in ("applied", "stale", "rejected"):
                 self.stock_syncs.labels(kind, result)
-        for reason in ("out_of_stock", "out_of_area"):
+        for reason in ("out_of_stock", "out_of_area", "zone_closed", "over_capacity"):
             self.order_rejections.labels(reason)
         for reason in ("race_lost", "out_of_stock"):
             self.reservation_failures.labels(reason)
@@ -145,6 +162,8 @@ class Metrics:
         self.last_round.labels(zone)
         self.assignments.labels(zone)
         self.stock_shortfalls.labels(zone)
+        self.orders_promise_extended.labels(zone)
+        self.promise_error.labels(zone)
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         """RED metrics of one request. Label children are cached: ``labels()`` costs ~20 µs."""
@@ -204,6 +223,15 @@ class Metrics:
 
     def operator_action(self, action: str) -> None:
         self.operator_actions.labels(action).inc()
+
+    def promise_extended(self, zone: str) -> None:
+        self.ensure_zone(zone)
+        self.orders_promise_extended.labels(zone).inc()
+
+    def promise_error_observed(self, zone: str, error_s: float) -> None:
+        """Delivered minus predicted at intake, for every delivered order."""
+        self.ensure_zone(zone)
+        self.promise_error.labels(zone).observe(error_s)
 
     def store_statuses(self, counts: Mapping[str, int]) -> None:
         for status in STORE_STATES:

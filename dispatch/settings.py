@@ -37,6 +37,7 @@ class Policy:
     parallel_picks: int = 2  # orders a store packs at once
     default_courier_eta_s: float = 300.0  # a courier's arrival at a store no courier is near
     table_cutoff_s: float = 3600.0  # travel-time tables stop searching past this ride
+    overload_extension_cap_minutes: int = 30  # ``on_overload: extend`` adds at most this
     max_until_s: float = 24 * 3600.0  # an operator's hold, pause or zone mode ends within this
     courier_snap_factor: float = 4.0  # a courier's position snaps this many times farther than a drop-off
 

@@ -68,11 +68,15 @@ class CourierFlow:
                     self.load.order_left(route.store_id)
             return {"order_id": order_id, "status": "picked_up"}
         if kind == "delivered":
-            zone, placed_at, outcome, changed = await self.couriers.delivered(courier_id, order_id, now=now)
-            if changed:
-                self.metrics.delivered(zone, (now - placed_at).total_seconds())
-            if outcome is not None:
-                self.metrics.outcome(zone, outcome)
+            done = await self.couriers.delivered(courier_id, order_id, now=now)
+            if done.changed:
+                self.metrics.delivered(done.zone, (now - done.placed_at).total_seconds())
+                if done.predicted_at_intake is not None:
+                    self.metrics.promise_error_observed(
+                        done.zone, (now - done.predicted_at_intake).total_seconds()
+                    )
+            if done.outcome is not None:
+                self.metrics.outcome(done.zone, done.outcome)
             return {"order_id": order_id, "status": "delivered"}
         released = await self.couriers.reject(courier_id, order_id, now=now)
         return {"order_id": order_id, "status": "reserved", "released": released}

@@ -80,6 +80,17 @@ class CourierRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a delivery settled: the zone, click-to-door, the intake's prediction, the outcome."""
+
+    zone: str
+    placed_at: datetime
+    predicted_at_intake: datetime | None
+    outcome: str | None  # newly set here (None when the sweeper had already counted it late)
+    changed: bool  # False for a repeated delivery
+
+
+@dataclass(frozen=True, slots=True)
 class RouteOrder:
     """An order on a courier's route, as the courier's task list shows it."""
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from dispatch.couriers.model import ActiveRoute, Courier, RouteOrder
+from dispatch.couriers.model import ActiveRoute, Courier, Delivery, RouteOrder
 
 
 class CourierRecords(Protocol):
@@ -36,9 +36,7 @@ class CourierRecords(Protocol):
         self, courier_id: str, order_id: str, *, now: datetime
     ) -> tuple[str, list[tuple[str, int]], bool]: ...
 
-    async def delivered(
-        self, courier_id: str, order_id: str, *, now: datetime
-    ) -> tuple[str, datetime, str | None, bool]: ...
+    async def delivered(self, courier_id: str, order_id: str, *, now: datetime) -> Delivery: ...
 
 
 class CourierObserver(Protocol):
@@ -47,3 +45,5 @@ class CourierObserver(Protocol):
     def outcome(self, zone: str, outcome: str) -> None: ...
 
     def delivered(self, zone: str, delivery_s: float) -> None: ...
+
+    def promise_error_observed(self, zone: str, error_s: float) -> None: ...

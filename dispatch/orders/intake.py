@@ -8,6 +8,7 @@ an oversold unit.
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime, timedelta
 from typing import NoReturn
 from zoneinfo import ZoneInfo
@@ -17,11 +18,15 @@ import numpy as np
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.zones import ZoneModeKeeper
-from dispatch.errors import OrderIdReused, OutOfStock, ZoneClosed
+from dispatch.engine.timing import RouteTiming
+from dispatch.errors import OrderIdReused, OutOfStock, OverCapacity, ZoneClosed
 from dispatch.orders.events import Actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
+from dispatch.orders.promise import decide_promise
 from dispatch.orders.sla import promise_for
+from dispatch.round.inputs import from_epoch
+from dispatch.round.outlook import LatestOutlook
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
 from stores.catalog import StoreCatalog
@@ -42,8 +47,10 @@ class Intake:
         tz: ZoneInfo,
         batcher: Placements,
         zones: ZoneModeKeeper | None = None,
+        outlook: LatestOutlook | None = None,
     ) -> None:
         self.zones = zones or ZoneModeKeeper()
+        self.outlook = outlook or LatestOutlook()
         self.orders = orders
         self.batcher = batcher  # placements are group-committed (see OrderBatcher)
         self.keeper = keeper
@@ -207,10 +214,29 @@ class Intake:
         position = catalog.position(candidate.store_id)
         if store is None or position is None:
             return None
-        extension = self.zones.current.extension_minutes(store.zone)
-        promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes, extension_minutes=extension)
         ready_at = now + timedelta(seconds=self.load.pick_ready_in_s(catalog, position))
-        predicted = now + timedelta(seconds=candidate.predicted_delivery_s)
+        predicted, trip = self._predict(candidate, ready_at, node, now)
+        mode = self.zones.current.by_zone.get(store.zone)
+        promise = decide_promise(
+            predicted=predicted,
+            promised_by=promise_for(
+                placed_at,
+                sla_minutes=self.policy.sla_minutes,
+                extension_minutes=mode.promise_extension_minutes if mode else 0,
+            ),
+            on_overload=mode.on_overload if mode else "accept",
+            cap_minutes=self.policy.overload_extension_cap_minutes,
+        )
+        if promise.refused:
+            self.metrics.order_refused("over_capacity")
+            raise OverCapacity(
+                f"zone {store.zone} is over capacity: the order would arrive about"
+                f" {math.ceil((predicted - promise.promised_by).total_seconds() / 60)} min after its promise",
+                zone=store.zone,
+                predicted_delivery_at=predicted.isoformat(),
+            )
+        extension = (mode.promise_extension_minutes if mode else 0) + promise.extended_minutes
+        promised_by = promise.promised_by
         response: dict[str, object] = {
             "order_id": request.order_id,
             "store_id": candidate.store_id,
@@ -220,6 +246,8 @@ class Intake:
         }
         if extension:
             response["promise_extension_minutes"] = extension
+        if promise.predicted_late:
+            response["predicted_late"] = True
         result = await self.batcher.place(
             Placement(
                 order_id=request.order_id,
@@ -241,6 +269,10 @@ class Intake:
             )
         )
         if result.kind == "placed":
+            if trip is not None and self.outlook.current is not None:
+                self.outlook.current.book(trip[0], trip[1], node)
+            if promise.extended_minutes:
+                self.metrics.promise_extended(store.zone)
             for sku, qty in request.lines:
                 self.stock_view.adjust(candidate.store_id, sku, -qty)
             self.load.order_reserved(candidate.store_id)
@@ -253,6 +285,19 @@ class Intake:
         fresh = await self.orders.availability(candidate.store_id, [sku for sku, _ in request.lines])
         self.stock_view.set_many(candidate.store_id, fresh)
         return None
+
+    def _predict(
+        self, candidate: Candidate, ready_at: datetime, node: int, now: datetime
+    ) -> tuple[datetime, tuple[int, RouteTiming] | None]:
+        """When the order would reach the door: on the round's outlook when there is one (the same
+        model and courier state as the round's), else from store choice's estimate."""
+        outlook = self.outlook.current
+        trip = None
+        if outlook is not None:
+            trip = outlook.predict(candidate.store_id, ready_at=ready_at, dropoff=node, now=now)
+        if trip is None:
+            return now + timedelta(seconds=candidate.predicted_delivery_s), None
+        return from_epoch(trip[1].dropoff_at[0]), trip
 
     @staticmethod
     def _answer_existing(

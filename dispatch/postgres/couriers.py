@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from dispatch.couriers.model import ActiveRoute, Courier, RouteOrder
+from dispatch.couriers.model import ActiveRoute, Courier, Delivery, RouteOrder
 from dispatch.errors import InvalidTransition, NotFound
 from dispatch.orders.events import SYSTEM, Actor
 from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
@@ -268,16 +268,12 @@ class PostgresCourierRepository:
             )
             return row["zone"], lines, True
 
-    async def delivered(
-        self, courier_id: str, order_id: str, *, now: datetime
-    ) -> tuple[str, datetime, str | None, bool]:
-        """Deliver once; the outcome is set here unless the sweeper already counted it late.
-
-        Returns (zone, placed_at, outcome newly set or None, changed).
-        """
+    async def delivered(self, courier_id: str, order_id: str, *, now: datetime) -> Delivery:
+        """Deliver once; the outcome is set here unless the sweeper already counted it late."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT status, zone, placed_at, promised_by, outcome FROM orders"
+                "SELECT status, zone, placed_at, promised_by, outcome,"
+                " (response->>'predicted_delivery_at')::timestamptz AS predicted_at_intake FROM orders"
                 " WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
                 order_id,
                 courier_id,
@@ -285,7 +281,7 @@ class PostgresCourierRepository:
             if row is None:
                 raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
             if row["status"] == target(Step.DELIVER):
-                return row["zone"], row["placed_at"], None, False  # a repeated delivery
+                return Delivery(row["zone"], row["placed_at"], row["predicted_at_intake"], None, False)
             if row["status"] not in sources(Step.DELIVER):
                 raise InvalidTransition(f"order {order_id!r} is {row['status']}; pick it up first")
             outcome = None
@@ -306,4 +302,4 @@ class PostgresCourierRepository:
                 data={"outcome": outcome} if outcome else None,
             )
             await self._close_route_if_empty(conn, courier_id, now, abandoned=False)
-            return row["zone"], row["placed_at"], outcome, True
+            return Delivery(row["zone"], row["placed_at"], row["predicted_at_intake"], outcome, True)

@@ -23,6 +23,7 @@ from dispatch.round.inputs import (
     epoch,
     from_epoch,
 )
+from dispatch.round.outlook import CourierOutlook, LatestOutlook
 from dispatch.round.ports import (
     HeldOrders,
     Retention,
@@ -90,11 +91,13 @@ class DispatchLoop:
         holds: HeldOrders | None = None,
         store_statuses: StoreStatusRefresh | None = None,
         zone_modes: ZoneModeRefresh | None = None,
+        outlook: LatestOutlook | None = None,
     ) -> None:
         self.retention = retention
         self.holds = holds
         self.store_statuses = store_statuses
         self.zone_modes = zone_modes
+        self.outlook = outlook or LatestOutlook()  # the round's plan, for intake's predictions
         self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
         self.state = state
@@ -142,8 +145,17 @@ class DispatchLoop:
         await self._sweep(now, report)
         orders, view = await self._read_world(zones, now, report)
         report.open_orders = len(orders)
-        plan = await self._plan(orders, view, catalog, await self._hotspots(zones, catalog, now), now)
+        travel = NetworkTravel(self.keeper.network, catalog)
+        plan = await self._plan(orders, view, catalog, travel, await self._hotspots(zones, catalog, now), now)
         predicted = await self._apply(plan, orders, view, catalog, now, report)
+        self.outlook.current = CourierOutlook.after(
+            plan,
+            view.states,
+            dropoffs={row.order_id: row.drop_node for row in orders},
+            catalog=catalog,
+            travel=travel,
+            policy=self.engine_policy,
+        )
         self._refresh_load(orders, view, catalog, now)
         self._gauges(zones, orders, predicted, view, now)
         report.duration_s = time.perf_counter() - started
@@ -174,6 +186,7 @@ class DispatchLoop:
         orders: list[OpenOrderRow],
         view: CourierView,
         catalog: StoreCatalog,
+        travel: NetworkTravel,
         hotspots: dict[Hashable, float],
         now: datetime,
     ) -> RoundPlan:
@@ -186,7 +199,6 @@ class DispatchLoop:
             if order.order_id in pinned:
                 own.setdefault(pinned[order.order_id], []).append(order)
         free = [o for o in waiting if o.order_id not in pinned]
-        travel = NetworkTravel(self.keeper.network, catalog)
         states = {c.courier_id: c for c in view.states}
 
         def plan(part: Sequence[OpenOrder], couriers: Sequence[CourierState], spots: dict) -> RoundPlan:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from dispatch.couriers.model import ActiveRoute, Courier, CourierRow, OpenOrderRow, RouteOrder
+from dispatch.couriers.model import ActiveRoute, Courier, CourierRow, Delivery, OpenOrderRow, RouteOrder
 from dispatch.errors import NotFound
 from dispatch.orders.events import Actor
 from dispatch.orders.lifecycle import OrderStatus, Step, check_step
@@ -108,7 +108,7 @@ class InMemoryCouriers:
     couriers: dict[str, Courier] = field(default_factory=dict)
     routes: dict[str, ActiveRoute] = field(default_factory=dict)
     route_rows: dict[int, list[RouteOrder]] = field(default_factory=dict)
-    delivered_answer: tuple[str, datetime, str | None, bool] | None = None
+    delivered_answer: Delivery | None = None
     picked_answer: tuple[str, list[tuple[str, int]], bool] | None = None
     shifts: list[tuple[str, bool, datetime | None]] = field(default_factory=list)
 
@@ -159,9 +159,7 @@ class InMemoryCouriers:
         assert self.picked_answer is not None
         return self.picked_answer
 
-    async def delivered(
-        self, courier_id: str, order_id: str, *, now: datetime
-    ) -> tuple[str, datetime, str | None, bool]:
+    async def delivered(self, courier_id: str, order_id: str, *, now: datetime) -> Delivery:
         assert self.delivered_answer is not None
         return self.delivered_answer
 

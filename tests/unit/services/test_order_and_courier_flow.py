@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from dispatch.couriers.flow import CourierFlow
+from dispatch.couriers.model import Delivery
 from dispatch.errors import NotCancellable
 from dispatch.orders.events import Actor
 from dispatch.orders.flow import OrderFlow
@@ -70,11 +71,12 @@ async def test_a_shift_without_an_end_lasts_the_policys_default(district, keeper
 
 
 async def test_delivery_is_timed_once_and_its_outcome_counted_once(district, keeper, load):
-    couriers = InMemoryCouriers(delivered_answer=("z", T0, "on_time", True))
+    couriers = InMemoryCouriers(delivered_answer=Delivery("z", T0, T0 + timedelta(minutes=18), "on_time", True))
     flow, observer = courier_flow(district, keeper, load, couriers)
     answer = await flow.event("c1", "o1", "delivered", now=T0 + timedelta(minutes=21))
     assert answer == {"order_id": "o1", "status": "delivered"}
-    assert observer.calls == [("delivered", ("z", 21 * 60.0)), ("outcome", ("z", "on_time"))]
-    couriers.delivered_answer = ("z", T0, None, False)  # a repeated delivery
+    assert observer.calls == [("delivered", ("z", 21 * 60.0)), ("promise_error_observed", ("z", 3 * 60.0)),
+                              ("outcome", ("z", "on_time"))]
+    couriers.delivered_answer = Delivery("z", T0, T0, None, False)  # a repeated delivery
     await flow.event("c1", "o1", "delivered", now=T0 + timedelta(minutes=22))
-    assert len(observer.calls) == 2
+    assert len(observer.calls) == 3
