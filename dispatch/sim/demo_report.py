@@ -44,6 +44,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
 
     accounted = outcomes["on_time"] + outcomes["late"] + outcomes["cancelled"] + outcomes["failed"]
     return {
+        **promise_figures(delivered),
         "orders_requested": len(records),
         "orders_placed": len(placed),
         "refused_out_of_stock": sum(1 for r in records if r.status == 409),
@@ -75,6 +76,27 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
     }
 
 
+def promise_figures(delivered: list[OrderRecord]) -> dict:
+    """How honest intake's prediction was (delivered − predicted at intake, minutes), and the
+    on-time share against the promise each order was given."""
+    pairs = [
+        (r.delivered_s, r.predicted_s, r.promised_s)
+        for r in delivered
+        if r.delivered_s is not None and r.predicted_s is not None and r.promised_s is not None
+    ]
+    if not pairs:
+        return {"promise_error_min_p50": None, "promise_error_min_p90": None, "promise_error_min_bias": None,
+                "on_time_vs_promise": None}
+    error = np.array([d - p for d, p, _ in pairs]) / 60.0
+    kept = sum(1 for d, _, promised in pairs if d <= promised)
+    return {
+        "promise_error_min_p50": round(float(np.percentile(np.abs(error), 50)), 2),
+        "promise_error_min_p90": round(float(np.percentile(np.abs(error), 90)), 2),
+        "promise_error_min_bias": round(float(error.mean()), 2),
+        "on_time_vs_promise": round(kept / len(pairs), 4),
+    }
+
+
 def format_report(figures: dict) -> str:
     lines = [
         "FlashDispatch demo — SLA report",
@@ -89,6 +111,8 @@ def format_report(figures: dict) -> str:
         f"on-time share (SLI)     {_pct(figures['on_time_share']):>8}   (SLO 95%)",
         f"delivery p50/p90/p99    {figures['delivery_min_p50']} / {figures['delivery_min_p90']} / "
         f"{figures['delivery_min_p99']} min",
+        f"promise kept (as given) {_pct(figures['on_time_vs_promise']):>8}",
+        _promise_error_line(figures),
         f"courier utilization     {_pct(figures['courier_utilization']):>8}",
         f"orders / courier-hour   {figures['orders_per_courier_hour']:>8}",
         f"tasks rejected          {figures['rejected_tasks']:>8}",
@@ -106,6 +130,16 @@ def format_report(figures: dict) -> str:
             "failure reasons: " + ", ".join(f"{k}: {v}" for k, v in figures["failure_reasons"].items())
         )
     return "\n".join(lines)
+
+
+def _promise_error_line(figures: dict) -> str:
+    if figures["promise_error_min_bias"] is None:
+        return "promise error           n/a"
+    return (
+        f"promise error |p50|/|p90|/bias  {figures['promise_error_min_p50']} / "
+        f"{figures['promise_error_min_p90']} / {figures['promise_error_min_bias']:+} min"
+        "   (delivered − predicted at intake)"
+    )
 
 
 def _pct(value: float | None) -> str:

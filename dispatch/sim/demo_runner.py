@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import aiohttp
 import numpy as np
@@ -44,6 +45,8 @@ class OrderRecord:
     picked: bool = False
     courier_id: str | None = None
     packed_s: float | None = None
+    predicted_s: float | None = None  # the 201 answer's predicted delivery (sim seconds)
+    promised_s: float | None = None  # the promise the order was given (sim seconds)
 
     @property
     def click_to_door_s(self) -> float | None:
@@ -143,6 +146,10 @@ class DemoRunner:
     # --- plumbing -------------------------------------------------------------------------
     def schedule(self, t_s: float, action: Callable[[], Awaitable[None]]) -> None:
         heapq.heappush(self._queue, (t_s, next(self._seq), action))
+
+    def _sim_s(self, iso: str) -> float:
+        """An ISO time from the service as seconds of the simulated day."""
+        return (datetime.fromisoformat(iso) - at(self.config, 0.0)).total_seconds()
 
     async def call(self, method: str, path: str, headers: dict[str, str], body=None) -> tuple[int, dict]:
         self.requests += 1
@@ -355,6 +362,8 @@ class DemoRunner:
                 return
             record.store_id = payload["store_id"]
             record.placed_s = self._now_s
+            record.predicted_s = self._sim_s(payload["predicted_delivery_at"])
+            record.promised_s = self._sim_s(payload["promised_by"])
             packers = self.packers[record.store_id]
             k = int(np.argmin(packers))
             packed = max(self._now_s, packers[k]) + self.shops[record.store_id].pick_minutes * 60.0
