@@ -31,9 +31,11 @@ WHITESPACE: Final = (
 )
 NOT_BLANK: Final = f"[^{WHITESPACE}]"  # at least one character that is not whitespace
 ID_PATTERN: Final = f"^[^/{WHITESPACE}]+$"  # no whitespace, no '/'
+# RFC 3339 date-time, each part within its range, years 1900-2999 (no year 0, no leap second, no
+# overflow when moved to UTC): what the JSON schema's format admits, Python can represent
 RFC3339: Final = (
-    "^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\\.[0-9]+)?"
-    "([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    "^((19|2[0-9])[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):([0-5][0-9])"
+    ":([0-5][0-9])(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 MAX_ERRORS = 50  # a body with more bad fields is reported by its first fifty
 NOT_A_TIMESTAMP: Final = "must be an RFC 3339 timestamp with a time zone (e.g. 2026-01-01T12:00:00Z)"
@@ -206,35 +208,34 @@ class Number:
 
 @dataclass(frozen=True, slots=True)
 class Timestamp:
-    """An RFC 3339 date-time with a time zone, read as an aware UTC datetime."""
+    """An RFC 3339 date-time with a time zone (years 1900-2999), read as an aware UTC datetime."""
 
     description: str | None = None
     example: str | None = None
 
     def schema(self) -> dict:
-        schema = {"type": "string", "format": "date-time", "maxLength": 64, "pattern": RFC3339}
+        schema = {"type": "string", "format": "date-time", "pattern": RFC3339}
         return _decorate(schema, self.description, self.example)
 
     def read(self, value: Any, at: str, errors: dict[str, str]) -> Any:
         if not isinstance(value, str):
             return _fail(errors, at, "must be a string")
-        match = _compiled(RFC3339).search(value) if len(value) <= 64 else None
+        match = _compiled(RFC3339).search(value)
         if match is None:
             return _fail(errors, at, NOT_A_TIMESTAMP)
-        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        year, _, month, day, hour, minute, second, fraction, zone, _ = match.groups()
+        offset = timedelta(0)
+        if zone not in ("Z", "z"):
+            sign = -1 if zone[0] == "-" else 1
+            offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
         try:
-            micro = int((fraction or ".0")[1:7].ljust(6, "0"))
-            offset = timedelta(0)
-            if zone not in ("Z", "z"):
-                sign = -1 if zone[0] == "-" else 1
-                offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
             moment = datetime(
-                int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
-                tzinfo=timezone(offset),
+                int(year), int(month), int(day), int(hour), int(minute), int(second),
+                int((fraction or ".0")[1:7].ljust(6, "0")), tzinfo=timezone(offset),
             )
-            return moment.astimezone(UTC)
-        except (ValueError, OverflowError):
+        except ValueError:  # a day past the month's end (2026-02-30): the format refuses it too
             return _fail(errors, at, NOT_A_TIMESTAMP)
+        return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
