@@ -29,8 +29,9 @@ WHITESPACE: Final = (
     "\\t\\n\\x0b\\x0c\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a"
     "\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 )
-NOT_BLANK: Final = f"[^{WHITESPACE}]"  # at least one character that is not whitespace
-ID_PATTERN: Final = f"^[^/{WHITESPACE}]+$"  # no whitespace, no '/'
+# PostgreSQL text cannot hold NUL: no string the API stores may contain one
+NOT_BLANK: Final = f"^[^\\x00]*[^{WHITESPACE}\\x00][^\\x00]*$"  # not only whitespace, no NUL
+ID_PATTERN: Final = f"^[^/{WHITESPACE}\\x00]+$"  # no whitespace, no '/', no NUL
 # RFC 3339 date-time, each part within its range, years 1900-2999 (no year 0, no leap second, no
 # overflow when moved to UTC): what the JSON schema's format admits, Python can represent
 RFC3339: Final = (
@@ -62,6 +63,18 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def matches(pattern: str, value: str) -> bool:
     return _compiled(pattern).search(value) is not None
+
+
+def _is_unicode(value: str) -> bool:
+    """Encodable as UTF-8: JSON may escape a lone surrogate (``"\\udc00"``), no database can store it.
+
+    Not in the schema: JSON Schema validates Unicode strings, which cannot hold one.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_int(value: Any) -> bool:
@@ -115,7 +128,9 @@ class Text:
         if len(value) > self.max_length:
             return _fail(errors, at, f"must be at most {self.max_length} characters")
         if not matches(self.pattern, value):
-            return _fail(errors, at, self.pattern_message)
+            return _fail(errors, at, "must not contain NUL" if "\x00" in value else self.pattern_message)
+        if not _is_unicode(value):
+            return _fail(errors, at, "must be Unicode text (no lone surrogate escapes)")
         return value
 
 

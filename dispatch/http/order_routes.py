@@ -184,10 +184,11 @@ ORDER = s.obj(
         "drop_off": {**s.LAT_LON, "nullable": True},
     },
 )
-OUT_OF_STOCK = s.obj(
-    ["error", "detail", "lines"],
+# 409: out_of_stock (with the short lines) or order_id_reused (without)
+CONFLICT = s.obj(
+    ["error", "detail"],
     {
-        "error": {"type": "string"},
+        "error": {"type": "string", "enum": ["out_of_stock", "order_id_reused"]},
         "detail": {"type": "string"},
         "store_id": s.ID,
         "lines": s.array(
@@ -208,7 +209,7 @@ ENDPOINTS = [
         "orders",
         roles=("order_system", "operator"),
         request=b.ORDER_POST,
-        responses={201: ORDER_PLACED, 409: OUT_OF_STOCK},
+        responses={201: ORDER_PLACED, 409: CONFLICT},
         errors=("out_of_stock", "order_id_reused", "out_of_area"),
     ),
     Endpoint(

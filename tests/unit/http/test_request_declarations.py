@@ -141,7 +141,7 @@ def as_json_schema(schema: Any) -> Any:
     return out
 
 
-SAMPLES = {f.NOT_BLANK: "x", f.ID_PATTERN: "x-1", b.DAYS_PATTERN: "daily", b.HH_MM: "07:00"}
+SAMPLES = {f.NOT_BLANK: "x y", f.ID_PATTERN: "x-1", b.DAYS_PATTERN: "daily", b.HH_MM: "07:00"}
 
 
 def sample(rule: Any) -> Any:
@@ -170,7 +170,7 @@ def probes(rule: Any) -> list[Any]:
     if isinstance(rule, f.Text):
         n = rule.max_length
         return [*wrong, 7, "", "x" * n, "x" * (n + 1), " ", "\t", "\u3000", "\x1c", "\ufeff", "\x85", "a b",
-                "a/b", "ab\n", "\nab", "mon-fri", "sat,sun", "Mon", "mon-", "daily", "07:00", "23:59",
+                "a/b", "ab\n", "\nab", "\x00", "a\x00b", "\U0001f600", "mon-fri", "sat,sun", "Mon", "mon-", "daily", "07:00", "23:59",
                 "24:00", "7:00", "milk-1l", sample(rule)]
     if isinstance(rule, f.Choice):
         return [*wrong, "", "x", *rule.options, *(o.upper() for o in rule.options)]
