@@ -8,6 +8,7 @@ from dispatch.access.tokens import Role
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_courier, require_role
+from dispatch.http.fields import path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import read_json_object
@@ -37,10 +38,7 @@ def courier_json(courier) -> dict:
 
 
 def _courier_id(request: web.Request) -> str:
-    courier_id = request.match_info["courier_id"]
-    if len(courier_id) > 128:
-        raise ApiError("invalid", "courier_id is at most 128 characters", fields={"courier_id": "too long"})
-    return courier_id
+    return path_id(request.match_info, "courier_id")
 
 
 async def put_courier(request: web.Request) -> web.Response:

@@ -420,3 +420,14 @@ def location(*, description: str | None = None, example: dict | None = None) -> 
         description=description,
         example=example,
     )
+
+
+PATH_ID: Final = identifier(max_length=128)
+
+
+def path_id(match_info: Mapping[str, str], name: str) -> str:
+    """An id from the URL path, by the same rule its document states; 422 ``invalid`` otherwise."""
+    errors: dict[str, str] = {}
+    value = PATH_ID.read(match_info[name], name, errors)
+    raise_if_invalid(errors)
+    return value

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatch.http.fields import ID_PATTERN, Obj
+from dispatch.http.fields import PATH_ID, Obj
 from dispatch.http.problems import STATUS_BY_CODE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,7 +70,7 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_PATTERN},
+                "schema": PATH_ID.schema(),
             }
             for name in _path_params(ep.path)
         ]

@@ -10,7 +10,7 @@ from dispatch.access.tokens import Role
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
-from dispatch.http.fields import raise_if_invalid
+from dispatch.http.fields import path_id, raise_if_invalid
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import read_json_object
@@ -94,9 +94,7 @@ async def post_order(request: web.Request) -> web.Response:
 
 
 def _order_id(request: web.Request) -> str:
-    order_id = request.match_info["order_id"]
-    if len(order_id) > 128:
-        raise ApiError("invalid", "order_id is at most 128 characters", fields={"order_id": "too long"})
+    order_id = path_id(request.match_info, "order_id")
     bind_order(order_id)
     return order_id
 
@@ -122,7 +120,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 async def store_orders(request: web.Request) -> web.Response:
     """The store's work queue: its orders in a status (default reserved), oldest first."""
-    store_id = request.match_info["store_id"]
+    store_id = path_id(request.match_info, "store_id")
     require_store(request, store_id)
     statuses = request.query.getall("status", ["reserved"])
     allowed = {"reserved", "assigned", "picked_up", "delivered", "cancelled", "failed"}
@@ -140,7 +138,7 @@ async def store_orders(request: web.Request) -> web.Response:
 
 async def mark_packed(request: web.Request) -> web.Response:
     """The store says the order is packed and ready for the courier."""
-    store_id = request.match_info["store_id"]
+    store_id = path_id(request.match_info, "store_id")
     principal = require_store(request, store_id)
     services = request.app[SERVICES]
     order = await services.orders.mark_packed(

@@ -10,8 +10,7 @@ from dispatch.access.tokens import Role
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
-from dispatch.http.bodies import MAX_SKU_LENGTH
-from dispatch.http.fields import Obj
+from dispatch.http.fields import INVALID, Obj, path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import read_json_object
@@ -21,6 +20,7 @@ from stores.model import DAYS, OpeningWindow, StockChange, Store, SyncResult, pa
 SNAPSHOT_MAX_BYTES = 32 * 1024 * 1024
 DELTA_MAX_BYTES = 16 * 1024 * 1024
 STORE_MAX_BYTES = 64 * 1024
+MAX_SKUS_READ = 1000
 
 
 def store_json(store: Store) -> dict:
@@ -47,10 +47,7 @@ def store_json(store: Store) -> dict:
 
 
 def _store_id(request: web.Request) -> str:
-    store_id = request.match_info["store_id"]
-    if len(store_id) > 128 or not store_id.strip():
-        raise ApiError("invalid", "store_id must be 1 to 128 characters", fields={"store_id": "bad length"})
-    return store_id
+    return path_id(request.match_info, "store_id")
 
 
 def _opening_hours(raw: list[dict] | None) -> tuple[OpeningWindow, ...] | None:
@@ -151,7 +148,7 @@ async def get_stock(request: web.Request) -> web.Response:
     store_id = _store_id(request)
     require_store(request, store_id, also=(Role.ORDER_SYSTEM,))
     skus = request.query.getall("sku", [])
-    if len(skus) > 1000 or any(not x.strip() or len(x) > MAX_SKU_LENGTH for x in skus):
+    if len(skus) > MAX_SKUS_READ or any(b.SKU.read(x, "sku", {}) is INVALID for x in skus):
         raise ApiError("invalid", "give 1 to 1000 non-empty sku parameters", fields={"sku": "invalid"})
     try:
         limit = int(request.query.get("limit", "1000"))
@@ -238,7 +235,7 @@ ENDPOINTS = [
                 "in": "query",
                 "required": False,
                 # the handler takes up to 1000, but a request line is at most 8 KiB (aiohttp)
-                "schema": {"type": "array", "items": {**s.SKU, "maxLength": 64}, "maxItems": 50},
+                "schema": {"type": "array", "items": {**b.SKU.schema(), "maxLength": 64}, "maxItems": 50},
                 "style": "form",
                 "explode": True,
             },

@@ -9,6 +9,7 @@ from dispatch.errors import NotFound
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
+from dispatch.http.fields import path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import read_json_object
@@ -74,7 +75,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     """Revoke a token at once (idempotent)."""
     require_role(request, Role.OPERATOR)
-    token_id = request.match_info["token_id"]
+    token_id = path_id(request.match_info, "token_id")
     services = request.app[SERVICES]
     if not await services.tokens.revoke(token_id, now=request.app[CLOCK].now()):
         raise NotFound(f"no token {token_id!r}")

@@ -140,3 +140,20 @@ async def test_order_fields_at_and_past_their_bounds(client, db, road_network, l
         status, payload = await send(client, "POST", "/v1/orders", {**body, **ok}, system)
         assert status == status_ok, (field, payload)
     assert await db.fetchval("SELECT count(*) FROM orders") == 3
+
+
+async def test_ids_in_the_path_follow_the_documented_rule_and_never_reach_the_database_bad(client, db):
+    document = await (await client.get("/openapi.json")).json()
+    [parameter] = document["paths"]["/v1/stores/{store_id}"]["get"]["parameters"]
+    assert parameter["schema"]["maxLength"] == 128 and parameter["schema"]["pattern"] == b.ID.pattern
+    for method, path, name in (("GET", "/v1/stores/{}", "store_id"), ("GET", "/v1/stores/{}/stock", "store_id"),
+                               ("GET", "/v1/stores/{}/orders", "store_id"), ("GET", "/v1/orders/{}", "order_id"),
+                               ("POST", "/v1/orders/{}/cancel", "order_id"), ("GET", "/v1/couriers/{}", "courier_id"),
+                               ("DELETE", "/v1/tokens/{}", "token_id")):
+        for bad in ("a%00b", "a%20b", "x" * 129):
+            response = await client.request(method, path.format(bad), headers=OPERATOR)
+            payload = await response.json()
+            assert refused_naming(response.status, payload, name), (method, path, bad, payload)
+        response = await client.request(method, path.format("x" * 128), headers=OPERATOR)
+        assert response.status == 404, (method, path)
+    assert (await client.get("/v1/stores/s/stock?sku=a%00", headers=OPERATOR)).status == 422
