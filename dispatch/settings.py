@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,9 @@ class Policy:
     overload_extension_cap_minutes: int = 30  # ``on_overload: extend`` adds at most this
     max_until_s: float = 24 * 3600.0  # an operator's hold, pause or zone mode ends within this
     courier_snap_factor: float = 4.0  # a courier's position snaps this many times farther than a drop-off
+    # an order's placed_at must lie in [now - max_age, now + max_ahead] of the service's clock
+    placed_at_max_age_s: float = 900.0
+    placed_at_max_ahead_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.sla_minutes <= 0:
@@ -50,6 +54,17 @@ class Policy:
             raise SettingsError("FLASHDISPATCH_DISPATCH_INTERVAL_S must be positive")
         if self.dropoff_retention_days < 0:
             raise SettingsError("FLASHDISPATCH_DROPOFF_RETENTION_DAYS must not be negative")
+        if not (math.isfinite(self.placed_at_max_age_s) and self.placed_at_max_age_s >= 0):
+            raise SettingsError("FLASHDISPATCH_PLACED_AT_MAX_AGE_S must be a finite number, not negative")
+        if not (math.isfinite(self.placed_at_max_ahead_s) and self.placed_at_max_ahead_s >= 0):
+            raise SettingsError("FLASHDISPATCH_PLACED_AT_MAX_AHEAD_S must be a finite number, not negative")
+
+
+def _policy_default(name: str) -> float:
+    """A policy field's default, as written in the dataclass (one place for it)."""
+    default = Policy.__dataclass_fields__[name].default
+    assert isinstance(default, float)
+    return default
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +134,12 @@ class Settings:
             dispatch_interval_s=number("FLASHDISPATCH_DISPATCH_INTERVAL_S", 5.0),
             courier_silence_s=number("FLASHDISPATCH_COURIER_SILENCE_S", 300.0),
             dropoff_retention_days=number("FLASHDISPATCH_DROPOFF_RETENTION_DAYS", 30.0),
+            placed_at_max_age_s=number(
+                "FLASHDISPATCH_PLACED_AT_MAX_AGE_S", _policy_default("placed_at_max_age_s")
+            ),
+            placed_at_max_ahead_s=number(
+                "FLASHDISPATCH_PLACED_AT_MAX_AHEAD_S", _policy_default("placed_at_max_ahead_s")
+            ),
         )
         rates = RateLimits(
             orders_per_s=number("FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S", 2000.0),

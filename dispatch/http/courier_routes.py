@@ -5,19 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_courier, require_role
+from dispatch.http.fields import path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.times import iso
-from dispatch.http.validation import FieldReader, read_json_object
+from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
 
 COURIER_MAX_BYTES = 16 * 1024
 POSITIONS_MAX_BYTES = 256 * 1024
-MAX_POSITIONS = 1000
-EVENT_TYPES = ("arrived_store", "picked_up", "delivered", "rejected")
 
 
 
@@ -36,25 +36,17 @@ def courier_json(courier) -> dict:
 
 
 def _courier_id(request: web.Request) -> str:
-    courier_id = request.match_info["courier_id"]
-    if len(courier_id) > 128:
-        raise ApiError("invalid", "courier_id is at most 128 characters", fields={"courier_id": "too long"})
-    return courier_id
+    return path_id(request.match_info, "courier_id")
 
 
 async def put_courier(request: web.Request) -> web.Response:
     """Register or update a courier (idempotent)."""
     require_role(request, Role.OPERATOR)
     courier_id = _courier_id(request)
-    body = FieldReader(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
+    body = b.COURIER_PUT.parse(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
     services = request.app[SERVICES]
-    name = body.string("name")
-    zone = body.identifier("zone")
-    capacity = body.integer(
-        "capacity", required=False, minimum=1, maximum=20, default=services.policy.default_courier_capacity
-    )
-    body.done()
-    assert name is not None and zone is not None and capacity is not None  # done() raised otherwise
+    name, zone = body["name"], body["zone"]
+    capacity = body["capacity"] if body["capacity"] is not None else services.policy.default_courier_capacity
     courier, created = await services.couriers.register(
         courier_id, name=name, zone=zone, capacity=capacity, now=request.app[CLOCK].now()
     )
@@ -72,19 +64,15 @@ async def post_shift(request: web.Request) -> web.Response:
     """Start or end a shift; ending it hands unpicked orders back to dispatch."""
     courier_id = _courier_id(request)
     require_courier(request, courier_id)
-    body = FieldReader(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
-    state = body.choice("state", ("on", "off"))
-    position = body.location("position")
-    ends_at = body.timestamp("ends_at", required=False)
-    body.done()
-    assert position is not None  # done() raised otherwise
+    body = b.SHIFT.parse(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
+    state, position, ends_at = body["state"], body["position"], body["ends_at"]
     now = request.app[CLOCK].now()
     if ends_at is not None and state == "on" and ends_at <= now:
         raise ApiError(
             "invalid", "ends_at must be in the future", fields={"ends_at": "must be in the future"}
         )
     courier, released = await request.app[SERVICES].couriers.shift(
-        courier_id, on=state == "on", lat=position[0], lon=position[1], ends_at=ends_at, now=now
+        courier_id, on=state == "on", lat=position["lat"], lon=position["lon"], ends_at=ends_at, now=now
     )
     return web.json_response({**courier_json(courier), "released_orders": released})
 
@@ -93,22 +81,9 @@ async def post_positions(request: web.Request) -> web.Response:
     """Position reports, one or many."""
     courier_id = _courier_id(request)
     require_courier(request, courier_id)
-    body = FieldReader(await read_json_object(request, max_bytes=POSITIONS_MAX_BYTES))
-    raw = body.array("positions", max_items=MAX_POSITIONS)
-    positions = []
-    if raw is not None:
-        if not raw:
-            body.fail("positions", "must have at least one position")
-        for i, entry in enumerate(raw):
-            line = body.item("positions", i, entry)
-            if line is None:
-                continue
-            lat = line.number("lat", minimum=-90, maximum=90)
-            lon = line.number("lon", minimum=-180, maximum=180)
-            at = line.timestamp("at", required=False)
-            if lat is not None and lon is not None:
-                positions.append((lat, lon, at or request.app[CLOCK].now()))
-    body.done()
+    body = b.POSITIONS.parse(await read_json_object(request, max_bytes=POSITIONS_MAX_BYTES))
+    now = request.app[CLOCK].now()
+    positions = [(p["lat"], p["lon"], p["at"] or now) for p in body["positions"]]
     courier = await request.app[SERVICES].couriers.positions(courier_id, positions)
     return web.json_response(
         {"courier_id": courier_id, "accepted": len(positions), "position_at": iso(courier.position_at)},
@@ -127,12 +102,9 @@ async def post_event(request: web.Request) -> web.Response:
     """A task event: arrived at the store, picked up, delivered, or rejected."""
     courier_id = _courier_id(request)
     require_courier(request, courier_id)
-    body = FieldReader(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
-    order_id = body.identifier("order_id")
+    body = b.COURIER_EVENT.parse(await read_json_object(request, max_bytes=COURIER_MAX_BYTES))
+    order_id, kind = body["order_id"], body["type"]
     bind_order(order_id)
-    kind = body.choice("type", EVENT_TYPES)
-    body.done()
-    assert order_id is not None and kind is not None  # done() raised otherwise
     result = await request.app[SERVICES].couriers.event(
         courier_id, order_id, kind, now=request.app[CLOCK].now()
     )
@@ -152,33 +124,6 @@ COURIER = s.obj(
         "position_at": s.NULLABLE_TIMESTAMP,
         "route_id": {"type": "integer", "nullable": True},
     },
-)
-COURIER_PUT = s.obj(
-    ["name", "zone"],
-    {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "zone": {"type": "string", "minLength": 1, "maxLength": 64},
-        "capacity": {"type": "integer", "minimum": 1, "maximum": 20},
-    },
-)
-SHIFT = s.obj(
-    ["state", "position"],
-    {"state": {"type": "string", "enum": ["on", "off"]}, "position": s.LAT_LON, "ends_at": s.TIMESTAMP},
-)
-POSITIONS = s.obj(
-    ["positions"],
-    {
-        "positions": {
-            **s.array(
-                s.obj(["lat", "lon"], {**s.LAT_LON["properties"], "at": s.TIMESTAMP}), max_items=MAX_POSITIONS
-            ),
-            "minItems": 1,
-        }
-    },
-)
-EVENT = s.obj(
-    ["order_id", "type"],
-    {"order_id": s.ID, "type": {"type": "string", "enum": list(EVENT_TYPES)}},
 )
 LINESTRING = s.obj(
     ["type", "coordinates"],
@@ -216,7 +161,7 @@ ENDPOINTS = [
         "Register or update a courier",
         "couriers",
         roles=("operator",),
-        request=COURIER_PUT,
+        request=b.COURIER_PUT,
         responses={200: COURIER, 201: COURIER},
     ),
     Endpoint(
@@ -236,7 +181,7 @@ ENDPOINTS = [
         "Start or end a shift",
         "couriers",
         roles=_COURIER_ROLES,
-        request=SHIFT,
+        request=b.SHIFT,
         responses={
             200: {**COURIER, "properties": {**COURIER["properties"], "released_orders": s.array(s.ID)}}
         },
@@ -249,7 +194,7 @@ ENDPOINTS = [
         "Report positions",
         "couriers",
         roles=_COURIER_ROLES,
-        request=POSITIONS,
+        request=b.POSITIONS,
         errors=("not_found",),
         responses={
             202: s.obj(
@@ -275,7 +220,7 @@ ENDPOINTS = [
         "Report a task event",
         "couriers",
         roles=_COURIER_ROLES,
-        request=EVENT,
+        request=b.COURIER_EVENT,
         errors=("not_found", "invalid_transition"),
         responses={
             200: s.obj(

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dispatch.http.fields import PATH_ID, Obj
 from dispatch.http.problems import STATUS_BY_CODE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -32,7 +33,7 @@ class Endpoint:
     summary: str
     tag: str
     roles: tuple[str, ...] = ()  # empty = open
-    request: dict | None = None
+    request: Obj | None = None  # the body's one declaration: the handler parses with it
     responses: dict[int, dict | None] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
     query: tuple[dict, ...] = ()
@@ -69,7 +70,7 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^/\\s]+$"},
+                "schema": PATH_ID.schema(),
             }
             for name in _path_params(ep.path)
         ]
@@ -82,7 +83,7 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
         if ep.request is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": ep.request}},
+                "content": {"application/json": {"schema": ep.request.schema()}},
             }
         for status, schema in ep.responses.items():
             content = (

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
+from dispatch.http.fields import path_id, raise_if_invalid
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.times import iso
-from dispatch.http.validation import MAX_QUANTITY, MAX_SKU_LENGTH, FieldReader, read_json_object
+from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
 from dispatch.orders.model import Order, OrderRequest, request_digest
+from dispatch.settings import Policy
 
 ORDER_MAX_BYTES = 64 * 1024
-MAX_LINES = 100
 
 
 
@@ -47,34 +51,29 @@ def order_json(order: Order) -> dict:
 
 
 def parse_order(body: dict) -> OrderRequest:
-    reader = FieldReader(body)
-    order_id = reader.identifier("order_id")
-    raw = reader.array("items", max_items=MAX_LINES)
-    lines: dict[str, int] = {}
-    if raw is not None:
-        if not raw:
-            reader.fail("items", "must have at least one line")
-        for i, entry in enumerate(raw):
-            line = reader.item("items", i, entry)
-            if line is None:
-                continue
-            sku = line.string("sku", max_length=MAX_SKU_LENGTH)
-            qty = line.integer("quantity", minimum=1, maximum=MAX_QUANTITY)
-            if sku is not None and qty is not None:
-                if sku in lines:
-                    line.fail("sku", "appears twice in the order")
-                lines[sku] = qty
-    drop = reader.location("drop_off")
-    placed_at = reader.timestamp("placed_at", required=False)
-    reader.done()
-    assert order_id is not None and drop is not None  # done() raised otherwise
+    values = b.ORDER_POST.parse(body)
+    drop = values["drop_off"]
     return OrderRequest(
-        order_id=order_id,
-        lines=tuple(sorted(lines.items())),
-        drop_lat=drop[0],
-        drop_lon=drop[1],
-        placed_at=placed_at,
+        order_id=values["order_id"],
+        lines=tuple(sorted((line["sku"], line["quantity"]) for line in values["items"])),
+        drop_lat=drop["lat"],
+        drop_lon=drop["lon"],
+        placed_at=values["placed_at"],
         digest=request_digest(body),
+    )
+
+
+def placed_at_problem(placed_at: datetime | None, *, now: datetime, policy: Policy) -> str | None:
+    """Why ``placed_at`` lies outside the window around the service's clock, or None (bounds included)."""
+    if placed_at is None:
+        return None
+    earliest = now - timedelta(seconds=policy.placed_at_max_age_s)
+    latest = now + timedelta(seconds=policy.placed_at_max_ahead_s)
+    if earliest <= placed_at <= latest:
+        return None
+    return (
+        f"must be within {policy.placed_at_max_age_s:g} s before and {policy.placed_at_max_ahead_s:g} s"
+        f" after the service's clock ({earliest.isoformat()} to {latest.isoformat()})"
     )
 
 
@@ -86,16 +85,17 @@ async def post_order(request: web.Request) -> web.Response:
         bind_order(body["order_id"][:128])
     order = parse_order(body)
     services = request.app[SERVICES]
-    status, body = await services.intake.place(
-        order, now=request.app[CLOCK].now(), actor=principal.actor
-    )
-    return web.json_response(body, status=status)
+    now = request.app[CLOCK].now()
+    problem = placed_at_problem(order.placed_at, now=now, policy=services.policy)
+    # an order placed earlier is never refused: its retry gets the first answer (or order_id_reused)
+    if problem is not None and await services.orders.find_answer(order.order_id) is None:
+        raise_if_invalid({"placed_at": problem})
+    status, answer = await services.intake.place(order, now=now, actor=principal.actor)
+    return web.json_response(answer, status=status)
 
 
 def order_id_of(request: web.Request) -> str:
-    order_id = request.match_info["order_id"]
-    if len(order_id) > 128:
-        raise ApiError("invalid", "order_id is at most 128 characters", fields={"order_id": "too long"})
+    order_id = path_id(request.match_info, "order_id")
     bind_order(order_id)
     return order_id
 
@@ -121,7 +121,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 async def store_orders(request: web.Request) -> web.Response:
     """The store's work queue: its orders in a status (default reserved), oldest first."""
-    store_id = request.match_info["store_id"]
+    store_id = path_id(request.match_info, "store_id")
     require_store(request, store_id)
     statuses = request.query.getall("status", ["reserved"])
     allowed = {"reserved", "assigned", "picked_up", "delivered", "cancelled", "failed"}
@@ -139,7 +139,7 @@ async def store_orders(request: web.Request) -> web.Response:
 
 async def mark_packed(request: web.Request) -> web.Response:
     """The store says the order is packed and ready for the courier."""
-    store_id = request.match_info["store_id"]
+    store_id = path_id(request.match_info, "store_id")
     principal = require_store(request, store_id)
     services = request.app[SERVICES]
     order = await services.orders.mark_packed(
@@ -148,16 +148,7 @@ async def mark_packed(request: web.Request) -> web.Response:
     return web.json_response(order_json(order))
 
 
-ITEM = s.obj(["sku", "quantity"], {"sku": s.SKU, "quantity": {"type": "integer", "minimum": 1}})
-ORDER_POST = s.obj(
-    ["order_id", "items", "drop_off"],
-    {
-        "order_id": {**s.ID, "pattern": "^[^/\\s]+$"},
-        "items": {**s.array(ITEM, max_items=MAX_LINES), "minItems": 1},
-        "drop_off": s.LAT_LON,
-        "placed_at": s.TIMESTAMP,
-    },
-)
+ITEM = s.obj(["sku", "quantity"], {"sku": s.SKU, "quantity": {"type": "integer"}})
 ORDER_PLACED = s.obj(
     ["order_id", "store_id", "status", "promised_by", "predicted_delivery_at"],
     {
@@ -193,10 +184,11 @@ ORDER = s.obj(
         "drop_off": {**s.LAT_LON, "nullable": True},
     },
 )
-OUT_OF_STOCK = s.obj(
-    ["error", "detail", "lines"],
+# 409: out_of_stock (with the short lines) or order_id_reused (without)
+CONFLICT = s.obj(
+    ["error", "detail"],
     {
-        "error": {"type": "string"},
+        "error": {"type": "string", "enum": ["out_of_stock", "order_id_reused"]},
         "detail": {"type": "string"},
         "store_id": s.ID,
         "lines": s.array(
@@ -216,8 +208,8 @@ ENDPOINTS = [
         "Dispatch an order",
         "orders",
         roles=("order_system", "operator"),
-        request=ORDER_POST,
-        responses={201: ORDER_PLACED, 409: OUT_OF_STOCK},
+        request=b.ORDER_POST,
+        responses={201: ORDER_PLACED, 409: CONFLICT},
         errors=("out_of_stock", "order_id_reused", "out_of_area"),
     ),
     Endpoint(

@@ -1,4 +1,4 @@
-"""JSON schemas of the API's request and response bodies (documented in /openapi.json)."""
+"""JSON schemas of the API's response bodies (documented in /openapi.json); requests: ``bodies``."""
 
 from __future__ import annotations
 
@@ -38,15 +38,6 @@ def array(items: dict, max_items: int | None = None) -> dict:
 STATUS_OK = obj(["status"], {"status": {"type": "string"}})
 READY = obj(["status", "checks"], {"status": {"type": "string"}, "checks": {"type": "object"}})
 
-TOKEN_CREATE = obj(
-    ["role"],
-    {
-        "role": {"type": "string", "enum": ["operator", "store", "order_system", "courier"]},
-        "store_id": ID,
-        "courier_id": ID,
-        "label": {"type": "string", "maxLength": 200},
-    },
-)
 TOKEN = obj(
     ["token_id", "role"],
     {
@@ -62,28 +53,6 @@ TOKEN = obj(
 TOKEN_CREATED = obj(["token", "token_id", "role"], {**TOKEN["properties"], "token": {"type": "string"}})
 TOKEN_LIST = obj(["tokens"], {"tokens": array(TOKEN)})
 
-OPENING_HOURS = array(
-    obj(
-        ["days", "open", "close"],
-        {
-            "days": {"type": "string", "example": "mon-fri"},
-            "open": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
-            "close": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
-        },
-    ),
-    max_items=50,
-)
-STORE_PUT = obj(
-    ["name", "location", "zone"],
-    {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "location": LAT_LON,
-        "zone": {"type": "string", "minLength": 1, "maxLength": 64},
-        "pick_minutes": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 240},
-        "radius_minutes": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 120},
-        "opening_hours": {**OPENING_HOURS, "nullable": True},
-    },
-)
 STORE = obj(
     ["store_id", "name", "location", "zone", "pick_minutes", "radius_minutes", "stock_version"],
     {
@@ -106,26 +75,6 @@ STORE = obj(
             },
         ),
     },
-)
-STOCK_SNAPSHOT = obj(
-    ["version", "items"],
-    {
-        "version": {"type": "integer", "minimum": 1},
-        "items": array(
-            obj(["sku", "quantity"], {"sku": SKU, "quantity": {"type": "integer", "minimum": 0}}),
-            max_items=200_000,
-        ),
-    },
-)
-STOCK_CHANGE = {
-    "oneOf": [
-        obj(["sku", "delta"], {"sku": SKU, "delta": {"type": "integer"}}),
-        obj(["sku", "quantity"], {"sku": SKU, "quantity": {"type": "integer", "minimum": 0}}),
-    ]
-}
-STOCK_DELTA = obj(
-    ["version", "changes"],
-    {"version": {"type": "integer", "minimum": 1}, "changes": array(STOCK_CHANGE, max_items=100_000)},
 )
 SYNC_RESULT = obj(
     ["store_id", "version", "skus"],

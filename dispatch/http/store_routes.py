@@ -7,20 +7,21 @@ from datetime import time
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
+from dispatch.http.fields import INVALID, Obj, path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.times import iso
-from dispatch.http.validation import MAX_QUANTITY, MAX_SKU_LENGTH, FieldReader, read_json_object
+from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, METRICS, SERVICES
 from stores.model import DAYS, OpeningWindow, StockChange, Store, SyncResult, parse_days
 
 SNAPSHOT_MAX_BYTES = 32 * 1024 * 1024
 DELTA_MAX_BYTES = 16 * 1024 * 1024
 STORE_MAX_BYTES = 64 * 1024
-MAX_SNAPSHOT_ITEMS = 200_000
-MAX_DELTA_CHANGES = 100_000
+MAX_SKUS_READ = 1000
 
 
 def store_json(store: Store) -> dict:
@@ -54,72 +55,32 @@ def store_json(store: Store) -> dict:
 
 
 def store_id_of(request: web.Request) -> str:
-    store_id = request.match_info["store_id"]
-    if len(store_id) > 128 or not store_id.strip():
-        raise ApiError("invalid", "store_id must be 1 to 128 characters", fields={"store_id": "bad length"})
-    return store_id
+    return path_id(request.match_info, "store_id")
 
 
-def _opening_hours(body: FieldReader) -> tuple[OpeningWindow, ...] | None:
-    raw = body.array("opening_hours", required=False, max_items=50)
+def _opening_hours(raw: list[dict] | None) -> tuple[OpeningWindow, ...] | None:
     if raw is None:
         return None
-    windows = []
-    for i, entry in enumerate(raw):
-        line = body.item("opening_hours", i, entry)
-        if line is None:
-            continue
-        days_text = line.string("days", max_length=64)
-        opens_text = line.string("open", max_length=5)
-        closes_text = line.string("close", max_length=5)
-        try:
-            days = parse_days(days_text) if days_text else None
-        except ValueError:
-            line.fail("days", "must be like 'mon-fri', 'sat,sun' or 'daily'")
-            days = None
-        parsed = []
-        for key, text in (("open", opens_text), ("close", closes_text)):
-            try:
-                parsed.append(time.fromisoformat(text) if text and len(text) == 5 else None)
-            except ValueError:
-                parsed.append(None)
-            if text and parsed[-1] is None:
-                line.fail(key, "must be HH:MM")
-        opens, closes = parsed
-        if days and opens is not None and closes is not None:
-            windows.append(OpeningWindow(days, opens, closes))
-    return tuple(windows)
+    # the declaration's patterns admit only what these parse
+    return tuple(
+        OpeningWindow(parse_days(w["days"]), time.fromisoformat(w["open"]), time.fromisoformat(w["close"]))
+        for w in raw
+    )
 
 
 async def put_store(request: web.Request) -> web.Response:
     """Register or update a store (idempotent)."""
     require_role(request, Role.OPERATOR)
     store_id = store_id_of(request)
-    body = FieldReader(await read_json_object(request, max_bytes=STORE_MAX_BYTES))
+    body = b.STORE_PUT.parse(await read_json_object(request, max_bytes=STORE_MAX_BYTES))
     policy = request.app[SERVICES].policy
-    name = body.string("name")
-    location = body.location("location")
-    zone = body.identifier("zone")
-    pick = body.number(
-        "pick_minutes",
-        required=False,
-        minimum=0,
-        maximum=240,
-        exclusive_minimum=True,
-        default=policy.default_pick_minutes,
+    pick = body["pick_minutes"] if body["pick_minutes"] is not None else policy.default_pick_minutes
+    radius = body["radius_minutes"] if body["radius_minutes"] is not None else policy.default_radius_minutes
+    where = body["location"]
+    store = Store(
+        store_id, body["name"], where["lat"], where["lon"], body["zone"], pick, radius,
+        _opening_hours(body["opening_hours"]), 0,
     )
-    radius = body.number(
-        "radius_minutes",
-        required=False,
-        minimum=0,
-        maximum=120,
-        exclusive_minimum=True,
-        default=policy.default_radius_minutes,
-    )
-    hours = _opening_hours(body)
-    body.done()
-    assert name is not None and location is not None and zone is not None  # done() raised otherwise
-    store = Store(store_id, name, location[0], location[1], zone, pick, radius, hours, 0)
     saved, created = await request.app[SERVICES].stores.register(store, now=request.app[CLOCK].now())
     return web.json_response(store_json(saved), status=201 if created else 200)
 
@@ -130,14 +91,6 @@ async def get_store(request: web.Request) -> web.Response:
     require_store(request, store_id, also=(Role.ORDER_SYSTEM,))
     store = await request.app[SERVICES].stores.repository.get_store(store_id)
     return web.json_response(store_json(store))
-
-
-def _version(body: FieldReader) -> int | None:
-    return body.integer("version", minimum=1, maximum=2**62)
-
-
-def _sku(line: FieldReader) -> str | None:
-    return line.string("sku", max_length=MAX_SKU_LENGTH)
 
 
 def _sync_json(result: SyncResult) -> dict:
@@ -159,48 +112,23 @@ async def _read_sync_body(request: web.Request, kind: str, max_bytes: int) -> di
         raise
 
 
-def _done(body: FieldReader, request: web.Request, kind: str) -> None:
-    if body.errors:
+def _parse_sync(declaration: Obj, raw: dict, request: web.Request, kind: str) -> dict:
+    try:
+        return declaration.parse(raw)
+    except ApiError:
         request.app[METRICS].stock_syncs.labels(kind, "rejected").inc()
-    body.done()
+        raise
 
 
 async def put_stock(request: web.Request) -> web.Response:
     """A full stock snapshot: on-hand becomes exactly these items; absent SKUs go to 0."""
     store_id = store_id_of(request)
     require_store(request, store_id)
-    body = FieldReader(await _read_sync_body(request, "snapshot", SNAPSHOT_MAX_BYTES))
-    version = _version(body)
-    raw = body.array("items", max_items=MAX_SNAPSHOT_ITEMS)
-    items: list[tuple[str, int]] = []
-    seen: set[str] = set()
-    if raw is not None:
-        for i, entry in enumerate(raw):
-            if len(body.errors) > 50:
-                break
-            # hot loop for 100k-SKU snapshots: check the common shape directly
-            if type(entry) is dict and type(entry.get("sku")) is str and type(entry.get("quantity")) is int:
-                sku, qty = entry["sku"], entry["quantity"]
-                if (
-                    sku.strip()
-                    and len(sku) <= MAX_SKU_LENGTH
-                    and 0 <= qty <= MAX_QUANTITY
-                    and sku not in seen
-                ):
-                    seen.add(sku)
-                    items.append((sku, qty))
-                    continue
-            line = body.item("items", i, entry)
-            if line is None:
-                continue
-            sku = _sku(line)
-            qty = line.integer("quantity", minimum=0, maximum=MAX_QUANTITY)
-            if sku is not None and sku in seen:
-                line.fail("sku", "appears twice in the snapshot")
-    _done(body, request, "snapshot")
-    assert version is not None  # done() raised otherwise
+    raw = await _read_sync_body(request, "snapshot", SNAPSHOT_MAX_BYTES)
+    body = _parse_sync(b.STOCK_SNAPSHOT, raw, request, "snapshot")
+    items = [(line["sku"], line["quantity"]) for line in body["items"]]
     result = await request.app[SERVICES].stores.replace_stock(
-        store_id, version=version, items=items, now=request.app[CLOCK].now()
+        store_id, version=body["version"], items=items, now=request.app[CLOCK].now()
     )
     return web.json_response(_sync_json(result))
 
@@ -209,33 +137,16 @@ async def patch_stock(request: web.Request) -> web.Response:
     """Stock deltas (or absolute quantities), all or nothing."""
     store_id = store_id_of(request)
     require_store(request, store_id)
-    body = FieldReader(await _read_sync_body(request, "delta", DELTA_MAX_BYTES))
-    version = _version(body)
-    raw = body.array("changes", max_items=MAX_DELTA_CHANGES)
-    changes: list[StockChange] = []
-    if raw is not None:
-        for i, entry in enumerate(raw):
-            if len(body.errors) > 50:
-                break
-            line = body.item("changes", i, entry)
-            if line is None:
-                continue
-            sku = _sku(line)
-            if line.has("delta") == line.has("quantity"):
-                line.fail("delta", "give exactly one of delta or quantity")
-                continue
-            if line.has("delta"):
-                delta = line.integer("delta", minimum=-MAX_QUANTITY, maximum=MAX_QUANTITY)
-                if delta is not None and sku is not None:
-                    changes.append(StockChange(sku, delta=delta))
-            else:
-                qty = line.integer("quantity", minimum=0, maximum=MAX_QUANTITY)
-                if qty is not None and sku is not None:
-                    changes.append(StockChange(sku, quantity=qty))
-    _done(body, request, "delta")
-    assert version is not None  # done() raised otherwise
+    raw = await _read_sync_body(request, "delta", DELTA_MAX_BYTES)
+    body = _parse_sync(b.STOCK_DELTA, raw, request, "delta")
+    changes = [
+        StockChange(c["sku"], delta=c["delta"])
+        if c["delta"] is not None
+        else StockChange(c["sku"], quantity=c["quantity"])
+        for c in body["changes"]
+    ]
     result = await request.app[SERVICES].stores.apply_changes(
-        store_id, version=version, changes=changes, now=request.app[CLOCK].now()
+        store_id, version=body["version"], changes=changes, now=request.app[CLOCK].now()
     )
     return web.json_response(_sync_json(result))
 
@@ -245,7 +156,7 @@ async def get_stock(request: web.Request) -> web.Response:
     store_id = store_id_of(request)
     require_store(request, store_id, also=(Role.ORDER_SYSTEM,))
     skus = request.query.getall("sku", [])
-    if len(skus) > 1000 or any(not x.strip() or len(x) > MAX_SKU_LENGTH for x in skus):
+    if len(skus) > MAX_SKUS_READ or any(b.SKU.read(x, "sku", {}) is INVALID for x in skus):
         raise ApiError("invalid", "give 1 to 1000 non-empty sku parameters", fields={"sku": "invalid"})
     try:
         limit = int(request.query.get("limit", "1000"))
@@ -281,7 +192,7 @@ ENDPOINTS = [
         "Register or update a store",
         "stores",
         roles=("operator",),
-        request=s.STORE_PUT,
+        request=b.STORE_PUT,
         responses={200: s.STORE, 201: s.STORE},
         errors=("out_of_area",),
     ),
@@ -302,7 +213,7 @@ ENDPOINTS = [
         "Full stock snapshot",
         "stock",
         roles=("operator", "store"),
-        request=s.STOCK_SNAPSHOT,
+        request=b.STOCK_SNAPSHOT,
         responses={200: s.SYNC_RESULT},
         errors=("not_found", "stale_version"),
     ),
@@ -313,7 +224,7 @@ ENDPOINTS = [
         "Stock deltas",
         "stock",
         roles=("operator", "store"),
-        request=s.STOCK_DELTA,
+        request=b.STOCK_DELTA,
         responses={200: s.SYNC_RESULT},
         errors=("not_found", "stale_version", "negative_stock"),
     ),
@@ -332,7 +243,7 @@ ENDPOINTS = [
                 "in": "query",
                 "required": False,
                 # the handler takes up to 1000, but a request line is at most 8 KiB (aiohttp)
-                "schema": {"type": "array", "items": {**s.SKU, "maxLength": 64}, "maxItems": 50},
+                "schema": {"type": "array", "items": {**b.SKU.schema(), "maxLength": 64}, "maxItems": 50},
                 "style": "form",
                 "explode": True,
             },

@@ -6,25 +6,22 @@ from aiohttp import web
 
 from dispatch.access.tokens import Role, check_scope, mint_token
 from dispatch.errors import NotFound
+from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
+from dispatch.http.fields import path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.times import iso
-from dispatch.http.validation import FieldReader, read_json_object
+from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, SERVICES
 
 
 async def create_token(request: web.Request) -> web.Response:
     """Mint a token; the secret is shown once."""
     require_role(request, Role.OPERATOR)
-    body = FieldReader(await read_json_object(request, max_bytes=4096))
-    role = body.choice("role", [r.value for r in Role])
-    store_id = body.identifier("store_id", required=False)
-    courier_id = body.identifier("courier_id", required=False)
-    label = body.string("label", required=False)
-    body.done()
-    assert role is not None  # done() raised otherwise
+    body = b.TOKEN_CREATE.parse(await read_json_object(request, max_bytes=4096))
+    role, store_id, courier_id, label = body["role"], body["store_id"], body["courier_id"], body["label"]
     problem = check_scope(Role(role), store_id, courier_id)
     if problem:
         raise ApiError("invalid", problem, fields={"role": problem})
@@ -75,7 +72,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     """Revoke a token at once (idempotent)."""
     require_role(request, Role.OPERATOR)
-    token_id = request.match_info["token_id"]
+    token_id = path_id(request.match_info, "token_id")
     services = request.app[SERVICES]
     if not await services.tokens.revoke(token_id, now=request.app[CLOCK].now()):
         raise NotFound(f"no token {token_id!r}")
@@ -86,7 +83,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 ENDPOINTS = [
     Endpoint(
         "POST", "/v1/tokens", create_token, "Create a token", "tokens", roles=("operator",),
-        request=s.TOKEN_CREATE, responses={201: s.TOKEN_CREATED},
+        request=b.TOKEN_CREATE, responses={201: s.TOKEN_CREATED},
     ),
     Endpoint(
         "GET", "/v1/tokens", list_tokens, "List tokens", "tokens", roles=("operator",),
