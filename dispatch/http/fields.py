@@ -315,7 +315,11 @@ class Obj:
         properties = {}
         for f in self.fields:
             fragment = f.rule.schema()
-            properties[f.name] = fragment if f.required else {**fragment, "nullable": True}
+            if not f.required:  # optional: null reads as absent (OpenAPI 3.0: an enum must list null too)
+                fragment = {**fragment, "nullable": True}
+                if "enum" in fragment:
+                    fragment["enum"] = [*fragment["enum"], None]
+            properties[f.name] = fragment
         schema: dict[str, Any] = {
             "type": "object",
             "required": [f.name for f in self.fields if f.required],
