@@ -26,6 +26,9 @@ SUMMARY = s.obj(
         "zones": {"type": "object"},
         "failure_reasons": {"type": "object"},
         "at_risk": s.array({"type": "object"}),
+        "held": s.array({"type": "object"}),
+        "store_statuses": s.array({"type": "object"}),
+        "zone_modes": s.array({"type": "object"}),
     },
 )
 ENDPOINTS = [

@@ -49,6 +49,8 @@ async def test_a_delivered_order_tells_its_whole_story_with_actors(client, db, r
     ]
     assert got["events"][1]["data"]["courier_id"] == "c1"
     assert got["events"][-1]["data"] == {"outcome": "on_time"}
+    summary = await (await client.get("/v1/ops/summary", headers=OPERATOR)).json()
+    assert summary["zones"]["nanshan"]["on_time_share_30m"] == 1.0
     # the feed has the same events in the same order
     page = await feed(client, system)
     assert [e["event_id"] for e in page["events"]] == [e["event_id"] for e in got["events"]]

@@ -46,8 +46,12 @@ async def test_hold_takes_an_order_off_its_route_and_release_gives_it_back(clien
     assert again.status == 200
     report = await client.app[SERVICES].dispatcher.tick()
     assert all("o0" not in ids for _, ids in report.committed)
+    summary = await (await client.get("/v1/ops/summary", headers=OPERATOR)).json()
+    assert [(h["order_id"], h["reason"], h["until"]) for h in summary["held"]] == [("o0", "customer asked to wait", None)]
     assert (await act(client, "o0", "release", reason="customer ready")).status == 200
     assert (await act(client, "o0", "release", reason="customer ready")).status == 200  # harmless repeat
+    summary = await (await client.get("/v1/ops/summary", headers=OPERATOR)).json()
+    assert summary["held"] == []
     assert await db.fetchval("SELECT status FROM orders WHERE order_id = 'o0'") == "reserved"
     assert await events(client, "o0") == [
         ("order.reserved", "order_system", None),

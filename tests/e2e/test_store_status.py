@@ -30,6 +30,9 @@ async def test_a_paused_store_takes_no_new_order_until_its_pause_ends(client, db
     assert (await paused.json())["status"]["state"] == "paused"
     placed = await client.post("/v1/orders", json=order("o1", road_network, layout["drop"], milk=1), headers=system)
     assert (await placed.json())["store_id"] == "far"
+    summary = await (await client.get("/v1/ops/summary", headers=OPERATOR)).json()
+    assert [(s["store_id"], s["status"], s["reason"]) for s in summary["store_statuses"]] == [
+        ("near", "paused", "staff shortage")]
     clock.advance(30 * 60)
     report = await client.app[SERVICES].dispatcher.tick()
     assert report.statuses_ended == ["near"]

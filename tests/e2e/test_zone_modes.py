@@ -77,6 +77,9 @@ async def test_an_extension_lengthens_the_promise_and_a_closed_zone_refuses_unti
     assert "typhoon" in (await refused.json())["detail"]
     metrics = await (await client.get("/metrics")).text()
     assert 'flashdispatch_zone_mode{setting="closed",zone="nanshan"} 1.0' in metrics
+    summary = await (await client.get("/v1/ops/summary", headers=OPERATOR)).json()
+    assert [(m["zone"], m["closed"], m["reason"], m["until"]) for m in summary["zone_modes"]] == [
+        ("nanshan", True, "typhoon", until.replace("+00:00", "+00:00"))]
     clock.advance(20 * 60)
     assert (await client.app[SERVICES].dispatcher.tick()).modes_ended == ["nanshan"]
     again = await client.post("/v1/orders", json=order("o3", road_network, layout["drop"], milk=1), headers=system)
