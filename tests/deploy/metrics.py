@@ -20,11 +20,16 @@ _BASE = {
     "flashdispatch_http_requests_total",
     "flashdispatch_http_unhandled_errors_total",
     "flashdispatch_db_pool_connections",
+    "flashdispatch_orders_promise_extended_total",
+    "flashdispatch_operator_actions_total",
+    "flashdispatch_stores",
+    "flashdispatch_zone_mode",
 }
 _HISTOGRAMS = {
     "flashdispatch_delivery_duration_seconds",
     "flashdispatch_dispatch_round_duration_seconds",
     "flashdispatch_http_request_duration_seconds",
+    "flashdispatch_promise_error_seconds",
 }
 KNOWN_METRICS = _BASE | {f"{h}{suffix}" for h in _HISTOGRAMS for suffix in ("_bucket", "_count", "_sum")}
 
