@@ -38,7 +38,7 @@ from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.postgres.zone_modes import PostgresZoneModes
-from dispatch.round.loop import DispatchLoop
+from dispatch.round.loop import DispatchLoop, RoundPorts
 from dispatch.round.outlook import LatestOutlook
 from dispatch.services import Services
 from geo.network import RoadNetwork
@@ -157,24 +157,26 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             keeper=keeper,
         ),
         dispatcher=DispatchLoop(
-            state=dispatch_state,
-            couriers=courier_repo,
+            RoundPorts(
+                state=dispatch_state,
+                couriers=courier_repo,
+                lease=lease,
+                retention=DropoffRetention(
+                    PostgresRetentionRepository(pool),
+                    retention_days=policy.dropoff_retention_days,
+                    interval_s=policy.retention_interval_s,
+                ),
+                holds=order_actions,
+                store_statuses=stores,
+                zone_modes=zone_service,
+                load_stores=store_repo.list_stores,
+                transient_errors=CONNECTION_ERRORS,
+            ),
             keeper=keeper,
             load=load,
-            lease=lease,
             clock=clock,
             metrics=metrics,
             policy=policy,
-            load_stores=store_repo.list_stores,
-            retention=DropoffRetention(
-                PostgresRetentionRepository(pool),
-                retention_days=policy.dropoff_retention_days,
-                interval_s=policy.retention_interval_s,
-            ),
-            transient_errors=CONNECTION_ERRORS,
-            holds=order_actions,
-            store_statuses=stores,
-            zone_modes=zone_service,
             outlook=outlook,
         ),
         ops=PostgresOpsRepository(pool),

@@ -70,46 +70,54 @@ class RoundReport:
     duration_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class RoundPorts:
+    """Everything a round reads from and writes to outside memory; the upkeep parts are optional."""
+
+    state: RoundState
+    couriers: SilentCouriers
+    lease: ZoneClaims
+    retention: Retention | None = None
+    holds: HeldOrders | None = None
+    store_statuses: StoreStatusRefresh | None = None
+    zone_modes: ZoneModeRefresh | None = None
+    load_stores: Callable[[], Awaitable[list[Store]]] | None = None  # reload stores changed elsewhere
+    transient_errors: tuple[type[BaseException], ...] = ()  # the database is away: skip the round
+
+
 class DispatchLoop:
-    """One round at a time for the zones this process holds; the arguments are its ports."""
+    """One round at a time for the zones this process holds."""
 
     def __init__(
         self,
+        ports: RoundPorts,
         *,
-        state: RoundState,
-        couriers: SilentCouriers,
         keeper: CatalogKeeper,
         load: StoreLoad,
-        lease: ZoneClaims,
         clock: Clock,
         metrics: RoundObserver,
         policy: Policy,
         engine_policy: EnginePolicy | None = None,
-        load_stores: Callable[[], Awaitable[list[Store]]] | None = None,
-        retention: Retention | None = None,
-        transient_errors: tuple[type[BaseException], ...] = (),
-        holds: HeldOrders | None = None,
-        store_statuses: StoreStatusRefresh | None = None,
-        zone_modes: ZoneModeRefresh | None = None,
         outlook: LatestOutlook | None = None,
     ) -> None:
-        self.retention = retention
-        self.holds = holds
-        self.store_statuses = store_statuses
-        self.zone_modes = zone_modes
+        self.ports = ports
+        self.state = ports.state
+        self.couriers = ports.couriers
+        self.lease = ports.lease
+        self.retention = ports.retention
+        self.holds = ports.holds
+        self.store_statuses = ports.store_statuses
+        self.zone_modes = ports.zone_modes
+        self._load_stores = ports.load_stores
+        self.transient_errors = ports.transient_errors
         self.outlook = outlook or LatestOutlook()  # the round's plan, for intake's predictions
-        self._load_stores = load_stores  # reload the catalog when another process changed stores
         self._stores_seen: tuple[int, object] | None = None
-        self.state = state
-        self.couriers = couriers
         self.keeper = keeper
         self.load = load
-        self.lease = lease
         self.clock = clock
         self.metrics = metrics
         self.policy = policy
         self.engine_policy = engine_policy or EnginePolicy(round_interval_s=policy.dispatch_interval_s)
-        self.transient_errors = transient_errors  # the database is away: skip the round, log a warning
         self._lock = asyncio.Lock()
         self._gauged: set[str] = set()  # zones whose gauges this process reports
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from dispatch.clock import VirtualClock
 from dispatch.couriers.model import CourierRow, OpenOrderRow
-from dispatch.round.loop import DispatchLoop
+from dispatch.round.loop import DispatchLoop, RoundPorts
 from tests.conftest import T0
 from tests.unit.services.conftest import POLICY
 from tests.unit.services.fakes import EveryZone, InMemoryRoundState, NoSilentCouriers, RecordingObserver
@@ -30,7 +30,7 @@ def courier(district, node: int, courier_id: str = "c1", **extra) -> CourierRow:
 def loop_over(state, keeper, load, clock=None):
     observer = RecordingObserver()
     silent = NoSilentCouriers()
-    loop = DispatchLoop(state=state, couriers=silent, keeper=keeper, load=load, lease=EveryZone(),
+    loop = DispatchLoop(RoundPorts(state=state, couriers=silent, lease=EveryZone()), keeper=keeper, load=load,
                         clock=clock or VirtualClock(T0), metrics=observer, policy=POLICY)
     return loop, observer, silent
 
