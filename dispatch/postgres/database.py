@@ -6,7 +6,8 @@ import asyncio
 import atexit
 import fcntl
 import functools
-import subprocess
+import signal
+import time
 import warnings
 from pathlib import Path
 from typing import IO
@@ -29,6 +30,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 # held (shared) by every process using a home's embedded server; see embedded_database_url
 USERS_LOCK = "pgdata.users"
+STOP_TIMEOUT_S = 60.0
 
 
 def embedded_database_url(home: Path) -> str:
@@ -61,11 +63,11 @@ def _join_embedded_server(home: Path) -> str:
     except BaseException:
         users.close()
         raise
-    atexit.register(_leave_embedded_server, users, server.pgdata, server.system_user)
+    atexit.register(_leave_embedded_server, users, server.pgdata)
     return server.get_uri()
 
 
-def _leave_embedded_server(users: IO[str], pgdata: Path, system_user: str | None) -> None:
+def _leave_embedded_server(users: IO[str], pgdata: Path) -> None:
     """At exit: stop the server unless another process still holds the home's users lock."""
     with users:
         fcntl.flock(users, fcntl.LOCK_UN)
@@ -73,13 +75,31 @@ def _leave_embedded_server(users: IO[str], pgdata: Path, system_user: str | None
             fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # another process still uses this home: it stops the server when it leaves
-        from pgserver._commands import POSTGRES_BIN_PATH
+        _stop_server(pgdata)
 
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
-            user=system_user, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=60, check=False,
-        )  # a server already stopped (someone ran pg_ctl by hand) is fine: nothing to do
+
+def _stop_server(pgdata: Path) -> None:
+    """A fast shutdown of the server of ``pgdata``, waited for: SIGINT to its postmaster, what
+    ``pg_ctl -m fast stop`` sends. (Run as root, pg_ctl itself runs as the server's user, who
+    may no longer be allowed into a folder above ``pgdata``.)"""
+    import psutil
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or info.process is None or not info.is_running():
+        return  # already stopped
+    try:
+        if str(pgdata) not in info.process.cmdline():
+            return  # a stale pid file: that pid is another process now
+        info.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        # not Process.wait(): the postmaster is not our child, and a zombie would count as alive
+        while info.process.is_running() and info.process.status() != psutil.STATUS_ZOMBIE:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL under {pgdata} did not stop in {STOP_TIMEOUT_S} s")
+            time.sleep(0.02)
+    except psutil.NoSuchProcess:
+        return  # it stopped
 
 
 def resolve_database_url(database_url: str | None, home: Path) -> str:

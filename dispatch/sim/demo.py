@@ -20,6 +20,7 @@ from dispatch.postgres.database import resolve_database_url
 from dispatch.sim.city import DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
 from dispatch.sim.demo_runner import DemoRunner
+from dispatch.sla import OBJECTIVE
 
 DEMO_DATABASE = "flashdispatch_demo"
 
@@ -112,7 +113,7 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
     if not figures["all_accounted"]:
         print("FAILED: some order is neither delivered, cancelled nor failed", file=sys.stderr)
         return 1
-    if figures["on_time_share"] is None or figures["on_time_share"] < 0.95:
+    if figures["on_time_share"] is None or figures["on_time_share"] < OBJECTIVE:
         print("SLO MISSED: fewer than 95% of orders were on time", file=sys.stderr)
         return 3
     return 0

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,13 +57,17 @@ def environment(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """A fresh home; any server a failed test left running there is stopped afterwards."""
-    folder = tmp_path / "home"
+def home() -> Iterator[Path]:
+    """A fresh home; any server a failed test left running there is stopped afterwards.
+
+    Not under pytest's tmp_path: pytest makes /tmp/pytest-of-<user> 0700 again at every session
+    start, and a server running as the `pgserver` user under it would lose its own files."""
+    folder = Path(tempfile.mkdtemp(prefix="fd-home-", dir="/tmp")) / "home"
     yield folder
     for pid in postmasters(folder):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+    shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 class Serve:
@@ -177,4 +184,16 @@ async def test_a_killed_user_keeps_no_server_alive(home, serve):
     assert postmasters(home) == started
     done = run(home, "migrate")
     assert done.returncode == 0, done.stderr
+    assert postmasters(home) == []
+
+
+def test_demo_exits_zero_with_its_report_and_leaves_no_server(home, tmp_path):
+    """`make demo` in small: the embedded server it started is gone when it exits."""
+    report = tmp_path / "report"
+    done = run(home, "demo", "--stores", "8", "--couriers", "24", "--minutes", "40", "--seed", "11",
+               "--out", str(report))
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads((report / "report.json").read_text())
+    assert figures["all_accounted"] and figures["orders_placed"] > 0
+    assert "database: fresh 'flashdispatch_demo' on embedded PostgreSQL" in done.stderr
     assert postmasters(home) == []
