@@ -11,6 +11,10 @@ so a test can evaluate each one against a real Prometheus:
   ``zone="$zone"`` raises ``ValueError``.
 
 An unknown ``$variable`` also raises ``ValueError``: it would reach Prometheus unreplaced.
+
+``without_padding(expr)`` drops the zero fallbacks a panel adds so it shows 0 rather than "no
+data" (``or vector(0)``, ``or label_replace(vector(0), …)``, ``or <expr> * 0``): a test that a
+panel's metrics really have data evaluates the query without them.
 """
 
 from __future__ import annotations
@@ -69,9 +73,50 @@ def substitute_macros(expr: str) -> str:
     return _VARIABLE.sub(replace, expr)
 
 
+def without_padding(expr: str) -> str:
+    """``expr`` without its zero fallbacks: every ``or X`` whose X is ``vector(0)``,
+    ``label_replace(vector(0), …)`` or ``… * 0``."""
+    out, i = [], 0
+    for match in _OR.finditer(expr):
+        if match.start() < i:
+            continue  # inside a fallback already dropped
+        end = _operand_end(expr, match.end())
+        operand = expr[match.end():end].strip()
+        if _is_zero_fallback(operand):
+            out.append(expr[i:match.start()])
+            i = end
+    out.append(expr[i:])
+    return "".join(out)
+
+
 def panel_queries(dashboard_json: Mapping[str, Any] | str | Path) -> list[str]:
     """Every panel query of a dashboard (a parsed dict, JSON text or a path), ready for Prometheus."""
     return [substitute_macros(expr) for expr in raw_queries(dashboard_json)]
+
+
+_OR = re.compile(r"\s+or\s+")
+
+
+def _operand_end(expr: str, start: int) -> int:
+    """Where the right operand of ``or`` starting at ``start`` ends: at the parenthesis closing
+    the group it is in, or at the end. (In the dashboards' queries ``or`` binds loosest.)"""
+    depth = 0
+    for k in range(start, len(expr)):
+        if expr[k] == "(":
+            depth += 1
+        elif expr[k] == ")":
+            if depth == 0:
+                return k
+            depth -= 1
+    return len(expr)
+
+
+def _is_zero_fallback(operand: str) -> bool:
+    return (
+        operand == "vector(0)"
+        or operand.startswith("label_replace(vector(0),")
+        or re.search(r"\*\s*0$", operand) is not None
+    )
 
 
 def _load(dashboard_json: Mapping[str, Any] | str | Path) -> Mapping[str, Any]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+# The objective: 95% of orders delivered within the promise.
+OBJECTIVE = 0.95
 
 
 class Outcome(StrEnum):
@@ -34,3 +38,11 @@ def is_overdue(promised_by: datetime, now: datetime) -> bool:
 def counts_against_sli(outcome: Outcome) -> bool:
     """SLI = on_time / (on_time + late + failed): cancellations are neither good nor bad."""
     return outcome is not Outcome.CANCELLED
+
+
+def sli(outcomes: Mapping[str, int]) -> float | None:
+    """on_time / (on_time + late + failed) of outcome counts (keyed by ``Outcome`` or its value);
+    None when no order is resolved (0/0)."""
+    counted = sum(n for o, n in outcomes.items() if counts_against_sli(Outcome(o)))
+    return outcomes.get(Outcome.ON_TIME, 0) / counted if counted else None
+

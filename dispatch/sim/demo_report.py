@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch.orders.sla import sli
 from dispatch.sim.demo_runner import DemoResult, OrderRecord
 
 SLA_S = 1800.0
@@ -34,7 +35,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
         backlog_by_status.update(
             {k: v for k, v in zone.get("orders", {}).items() if k in ("reserved", "assigned", "picked_up")}
         )
-    resolved = outcomes["on_time"] + outcomes["late"] + outcomes["failed"]
+    share = sli(outcomes)
     shift_h = sum(max(0.0, result.end_s - c.plan.shift_start_s) for c in result.couriers.values()) / 3600.0
     busy_h = sum(c.busy_s for c in result.couriers.values()) / 3600.0
     per_store = Counter(r.store_id for r in placed)
@@ -55,7 +56,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
         "late": outcomes["late"],
         "failed": outcomes["failed"],
         "failure_reasons": result.summary.get("failure_reasons", {}),
-        "on_time_share": round(outcomes["on_time"] / resolved, 4) if resolved else None,
+        "on_time_share": round(share, 4) if share is not None else None,
         "delivery_min_p50": pct(50),
         "delivery_min_p90": pct(90),
         "delivery_min_p99": pct(99),

@@ -1,37 +1,25 @@
-"""The service's metric names (DESIGN.md §9) and a PromQL metric-name extractor for checks."""
+"""The service's metric names, read from the service's own metrics (dispatch/metrics.py), and a
+PromQL metric-name extractor for checks."""
 
 from __future__ import annotations
 
 import re
 
-_BASE = {
-    "flashdispatch_orders_placed_total",
-    "flashdispatch_order_outcomes_total",
-    "flashdispatch_order_rejections_total",
-    "flashdispatch_orders_in_flight",
-    "flashdispatch_orders_at_risk",
-    "flashdispatch_couriers",
-    "flashdispatch_dispatch_rounds_total",
-    "flashdispatch_dispatch_last_round_timestamp_seconds",
-    "flashdispatch_assignments_total",
-    "flashdispatch_stock_syncs_total",
-    "flashdispatch_stock_shortfalls_total",
-    "flashdispatch_reservation_failures_total",
-    "flashdispatch_http_requests_total",
-    "flashdispatch_http_unhandled_errors_total",
-    "flashdispatch_db_pool_connections",
-    "flashdispatch_orders_promise_extended_total",
-    "flashdispatch_operator_actions_total",
-    "flashdispatch_stores",
-    "flashdispatch_zone_mode",
-}
-_HISTOGRAMS = {
-    "flashdispatch_delivery_duration_seconds",
-    "flashdispatch_dispatch_round_duration_seconds",
-    "flashdispatch_http_request_duration_seconds",
-    "flashdispatch_promise_error_seconds",
-}
-KNOWN_METRICS = _BASE | {f"{h}{suffix}" for h in _HISTOGRAMS for suffix in ("_bucket", "_count", "_sum")}
+from prometheus_client import CollectorRegistry
+
+from dispatch.metrics import Metrics
+
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
+
+def service_metric_names() -> set[str]:
+    """Every series name the service exposes (a counter's ``_created`` aside)."""
+    registry = CollectorRegistry()
+    Metrics(registry)
+    return {family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]}
+
+
+KNOWN_METRICS = service_metric_names()
 
 _FUNCTIONS_AND_KEYWORDS = {
     "sum", "max", "min", "avg", "count", "by", "without", "on", "ignoring", "group_left",

@@ -133,6 +133,31 @@ def test_panel_queries_rejects_queries_prometheus_would_misread(expr: str) -> No
         queries_module.panel_queries({"panels": [{"targets": [{"expr": expr}]}]})
 
 
+def test_without_padding_drops_only_the_zero_fallbacks() -> None:
+    drop = queries_module.without_padding
+    assert drop("(sum(rate(x[1m])) or vector(0))\n  / sum(rate(y[1m]))") == "(sum(rate(x[1m])))\n  / sum(rate(y[1m]))"
+    assert drop('sum by (reason) (x)\n  or label_replace(vector(0), "reason", "none", "", "")') == "sum by (reason) (x)"
+    assert drop("(sum by (r) (a)\n  or sum by (r) (b) * 0)\n  / sum by (r) (b)") == "(sum by (r) (a))\n  / sum by (r) (b)"
+    # an `or` between two real series is not padding
+    assert drop("sum(a) or sum(b)") == "sum(a) or sum(b)"
+    assert drop("(sum(a) or sum(b) * 2) / 3") == "(sum(a) or sum(b) * 2) / 3"
+
+
+def test_every_padded_panel_query_has_an_unpadded_form() -> None:
+    padded = [q for path in DASHBOARDS for q in queries_module.panel_queries(path) if "vector(0)" in q or "* 0" in q]
+    assert padded, "no panel pads with zero: the live test's padding check would test nothing"
+    for expr in padded:
+        bare = queries_module.without_padding(expr)
+        assert "vector(0)" not in bare and not re.search(r"\*\s*0\b", bare), bare
+
+
+def test_dashboards_use_the_service_objective() -> None:
+    from dispatch.orders.sla import OBJECTIVE
+
+    assert generator.SLO_TARGET == OBJECTIVE
+    assert generator.ERROR_BUDGET == 1 - OBJECTIVE
+
+
 def test_every_substituted_panel_query_parses_as_promql(promtool: str, tmp_path: Path) -> None:
     # promtool has no "parse this expression" command; a rule file of records does the job.
     rules = [

@@ -7,9 +7,9 @@ resumes after the restart, and no courier ever holds two plans.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
+import asyncpg
 
 from tests.e2e.test_orders_api import layout  # noqa: F401  (fixture)
 from tests.faults.conftest import until
@@ -53,7 +53,28 @@ async def test_kill_during_order_storm_loses_and_duplicates_nothing(spawn, db, r
     await check_invariants(db)
 
 
-async def test_kill_during_dispatch_round_leaves_consistent_plans(spawn, db, road_network, layout):  # noqa: F811
+# The round's second route insert waits on an advisory lock the test holds: the dispatcher is
+# then provably inside a round (one route committed, the next one in its transaction) when it
+# is killed. A trigger is a real PostgreSQL pause point, not a mock; it is dropped afterwards.
+PAUSE_KEY = 0x46_44_50  # "FDP"
+PAUSE_SECOND_ROUTE = f"""
+CREATE FUNCTION fd_test_pause_second_route() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM routes) >= 2 THEN
+        PERFORM pg_advisory_xact_lock_shared({PAUSE_KEY});
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER fd_test_pause_second_route AFTER INSERT ON routes
+    FOR EACH ROW EXECUTE FUNCTION fd_test_pause_second_route();
+"""
+UNPAUSE = """
+DROP TRIGGER IF EXISTS fd_test_pause_second_route ON routes;
+DROP FUNCTION IF EXISTS fd_test_pause_second_route();
+"""
+
+
+async def test_kill_during_dispatch_round_leaves_consistent_plans(spawn, db, database_url, road_network, layout):  # noqa: F811
     first = spawn(name="a", interval_s=0.2)
     await first.wait_ready()
     world = await build_world(first.url, road_network, layout, stock=1000, couriers=20, capacity=2, on_shift=False)
@@ -62,20 +83,34 @@ async def test_kill_during_dispatch_round_leaves_consistent_plans(spawn, db, roa
     await asyncio.wait_for(storm(first.url, bodies, world.system, answers=answers), timeout=60)
     assert {s for s, _ in answers.values()} == {201}
     await pack(first.url, [b["order_id"] for b in bodies])
-    await shift_on(first.url, road_network, layout, world)  # the next round plans 20 couriers
-    at_kill = await until(lambda: _active_routes(db, 1), timeout_s=20, interval_s=0.002, what="a first route")
-    first.kill()
-    planned_at_kill = await db.fetchval("SELECT count(*) FROM routes WHERE status = 'active'")
+    pause = await asyncpg.connect(database_url)
+    try:
+        await pause.execute(PAUSE_SECOND_ROUTE)
+        assert await pause.fetchval("SELECT pg_try_advisory_lock($1)", PAUSE_KEY)
+        await shift_on(first.url, road_network, layout, world)  # the next rounds plan 20 couriers
+        # the marker: the round's own INSERT INTO routes, waiting on the pause, one route committed
+        paused = await until(lambda: _paused_route_insert(db), timeout_s=20, interval_s=0.02,
+                             what="a dispatch round paused at its second route")
+        planned_at_kill = await db.fetchval("SELECT count(*) FROM routes WHERE status = 'active'")
+        assert planned_at_kill == 1
+        first.kill()
+        # the killed round's open transaction goes when PostgreSQL sees its client gone
+        await pause.execute("SELECT pg_advisory_unlock($1)", PAUSE_KEY)
+        await until(lambda: _backend_gone(db, paused), timeout_s=20, what="the killed round's backend gone")
+    finally:
+        await pause.execute("SELECT pg_advisory_unlock_all()")
+        await pause.execute(UNPAUSE)
+        await pause.close()
+    # the paused insert died with its process: still exactly the one route of before the kill
+    assert await db.fetchval("SELECT count(*) FROM routes") == 1
     await check_invariants(db)
 
-    started = time.monotonic()
     second = spawn(name="b", interval_s=0.2)
     await second.wait_ready()
     await until(lambda: _active_routes(db, 20), timeout_s=20, what="every courier planned after restart")
     counts = await check_invariants(db)
-    assert counts["assigned"] >= 20
-    assert at_kill and planned_at_kill >= 1
-    assert time.monotonic() - started < 40
+    assert counts["active_routes"] == 20 and counts["assigned"] >= 20
+    print(f"killed inside a round with {planned_at_kill} route committed; after restart {counts}")
 
 
 async def test_orders_answered_while_dispatcher_restarts_are_all_dispatched(spawn, db, road_network, layout):  # noqa: F811
@@ -97,6 +132,17 @@ async def test_orders_answered_while_dispatcher_restarts_are_all_dispatched(spaw
     async with aiohttp.ClientSession() as session:
         status, body = await call(session, "GET", api.url + "/v1/orders/dr-0", headers=world.system)
     assert status == 200 and body["status"] == "assigned"
+
+
+async def _paused_route_insert(db) -> int | None:
+    """The pid of a backend inside a round's route insert, waiting on the test's pause lock."""
+    return await db.fetchval(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        " AND wait_event = 'advisory' AND query LIKE 'INSERT INTO routes%'")
+
+
+async def _backend_gone(db, pid: int) -> bool:
+    return not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
 
 
 async def _answered(answers, n: int) -> bool:

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 
 from tests.e2e.test_orders_api import layout  # noqa: F401  (fixture)
-from tests.faults.conftest import OPERATOR
+from tests.faults.conftest import OPERATOR, until
 from tests.faults.world import build_world, call, order_body
 
 RECOVERY_S = 10.0
@@ -75,6 +75,7 @@ class Traffic:
         self.network = network
         self.node = node
         self.seen: Counter[tuple[int, str | None]] = Counter()
+        self.ok = 0  # 2xx answers
         self.last_ok = 0.0
         self.first_failure: float | None = None
         self.bad: list[tuple[int, dict]] = []
@@ -104,12 +105,24 @@ class Traffic:
     def _record(self, status: int, body: dict) -> None:
         self.seen[(status, body.get("error"))] += 1
         if status < 300:
+            self.ok += 1
             self.last_ok = time.monotonic()
         elif status == 503 and body.get("error") == "unavailable" and body.get("detail"):
             if self.first_failure is None:
                 self.first_failure = time.monotonic()
         else:
             self.bad.append((status, body))
+
+    @property
+    def unavailable(self) -> int:
+        """503 `unavailable` answers so far."""
+        return self.seen[(503, "unavailable")]
+
+    async def wait(self, what: str, predicate, *, timeout_s: float = RECOVERY_S) -> None:
+        async def check() -> bool:
+            return predicate()
+
+        await until(check, timeout_s=timeout_s, interval_s=0.02, what=f"{what}; seen {dict(self.seen)}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -130,8 +143,8 @@ async def serve_with_traffic(spawn, private_pg, road_network, layout):  # noqa: 
     world = await build_world(service.url, road_network, layout, stock=100_000)
     traffic = Traffic(service.url, world, road_network, layout["drop"])
     tasks = [asyncio.create_task(traffic.run(i)) for i in range(4)]
-    await asyncio.sleep(0.5)
-    assert traffic.last_ok > 0, dict(traffic.seen)
+    await traffic.wait("traffic answered", lambda: traffic.ok >= 20)
+    assert traffic.unavailable == 0 and not traffic.bad, dict(traffic.seen)
     return service, traffic, tasks
 
 
@@ -158,32 +171,60 @@ async def finish(service, traffic, tasks, private_pg) -> None:
 async def test_postgres_restart_is_503_then_recovers(spawn, private_pg, road_network, layout):  # noqa: F811
     service, traffic, tasks = await serve_with_traffic(spawn, private_pg, road_network, layout)
     await asyncio.to_thread(private_pg.stop)
-    await asyncio.sleep(2.0)  # an outage long enough for many requests to meet it
+    # the outage is felt: requests meet it and are answered 503 unavailable
+    await traffic.wait("20 answers 503 unavailable", lambda: traffic.unavailable >= 20)
     async with aiohttp.ClientSession() as session:
         status, body = await call(session, "GET", service.url + "/readyz")
     assert status == 503 and body["status"] == "not_ready"
     await asyncio.to_thread(private_pg.start)
     restarted = time.monotonic()
     recovery = await wait_recovered(traffic, restarted)
-    await asyncio.sleep(1.0)  # and it stays recovered
+    ok_at_recovery = traffic.ok
+    await traffic.wait("and it stays recovered: 50 more 2xx", lambda: traffic.ok >= ok_at_recovery + 50)
     await finish(service, traffic, tasks, private_pg)
-    assert traffic.seen[(503, "unavailable")] > 0, dict(traffic.seen)
-    assert traffic.last_ok > restarted + 0.5
+    assert traffic.unavailable >= 20, dict(traffic.seen)
     print(f"recovered {recovery:.2f} s after the restart; answers {dict(traffic.seen)}")
 
 
 async def test_dropped_connections_are_503_then_recover(spawn, private_pg, road_network, layout):  # noqa: F811
     service, traffic, tasks = await serve_with_traffic(spawn, private_pg, road_network, layout)
-    admin = await asyncpg.connect(private_pg.url)
+    locker = await asyncpg.connect(private_pg.url)
+    # pg_stat_activity is read outside the locker's transaction (a transaction sees one snapshot)
+    watcher = await asyncpg.connect(private_pg.url)
+    spared = [locker.get_server_pid(), watcher.get_server_pid()]
     try:
         for _ in range(3):
-            dropped = time.monotonic()
-            killed = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'")
-            assert killed >= 1
+            before = traffic.unavailable
+            # requests wait on this lock (every order and stock read touches `stores`), so the
+            # connections dropped are ones requests are waiting on, not only idle ones; drop them
+            # again (retries included) until a request meets the failure
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE stores IN ACCESS EXCLUSIVE MODE")
+                await until(lambda: _waiting(watcher), timeout_s=RECOVERY_S, interval_s=0.01,
+                            what="a request waiting on the lock")
+                deadline = time.monotonic() + RECOVERY_S
+                while traffic.unavailable == before:
+                    assert time.monotonic() < deadline, f"no request met the dropped connections: {dict(traffic.seen)}"
+                    dropped = time.monotonic()
+                    await watcher.fetchval(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> ALL($1::int[])"
+                        " AND datname = current_database() AND backend_type = 'client backend'", spared)
+
+                    async def met_or_retried(b=before) -> bool:
+                        return traffic.unavailable > b or await _waiting(watcher)
+
+                    await until(met_or_retried, timeout_s=RECOVERY_S, interval_s=0.01,
+                                what=f"a 503 or a retry waiting on the lock; seen {dict(traffic.seen)}")
             await wait_recovered(traffic, dropped)
-            await asyncio.sleep(0.5)
     finally:
-        await admin.close()
+        await locker.close()
+        await watcher.close()
     await finish(service, traffic, tasks, private_pg)
+    assert traffic.unavailable >= 3, dict(traffic.seen)
+
+
+async def _waiting(watcher) -> bool:
+    """A request of the service waits on a lock (the test's)."""
+    return await watcher.fetchval(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND backend_type = 'client backend'")

@@ -16,7 +16,11 @@ from tests.faults.conftest import OPERATOR, until
 from tests.faults.world import call, check_invariants, storm, token
 
 ZONES = ("z0", "z1", "z2")
-TAKEOVER_S = 5.0
+# The README: "killing the owner (another takes the zone over in under a second ...)". The dead
+# owner's connection, and its advisory locks, go at once; a survivor claims free zones at the
+# start of each round, every INTERVAL_S.
+TAKEOVER_S = 1.0
+INTERVAL_S = 0.3
 
 
 async def holders(db) -> dict[str, list[int]]:
@@ -80,7 +84,7 @@ async def place_and_pack(base: str, bodies: list[dict], system: dict) -> None:
 @pytest.mark.parametrize("dispatchers", [2, 3])
 async def test_each_zone_has_one_dispatcher_and_survives_its_death(spawn, db, road_network, layout, dispatchers):  # noqa: F811
     api = spawn(name="api", role="api")
-    procs = [spawn(name=f"d{i}", role="dispatcher", interval_s=0.3) for i in range(dispatchers)]
+    procs = [spawn(name=f"d{i}", role="dispatcher", interval_s=INTERVAL_S) for i in range(dispatchers)]
     await asyncio.gather(api.wait_ready(), *(p.wait_ready() for p in procs))
     system, _ = await setup_zones(api.url, road_network, layout)
     by_pid = {p.proc.pid: p for p in procs}
@@ -97,8 +101,8 @@ async def test_each_zone_has_one_dispatcher_and_survives_its_death(spawn, db, ro
 
     victim = by_pid[owners["z0"][0]]
     lost = [zone for zone, v in owners.items() if v == [victim.proc.pid]]
+    killed_at = time.monotonic()  # from before the kill: the bound covers the kill itself
     victim.kill()
-    killed_at = time.monotonic()
     survivors = {pid for pid, p in by_pid.items() if p is not victim}
 
     async def taken_over():
