@@ -91,6 +91,21 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteCommit:
+    """A route the round gives a courier: written whole (courier claimed, every order taken) or not at all."""
+
+    courier_id: str
+    store_id: str
+    zone: str
+    order_ids: tuple[str, ...]
+    depart_at: datetime
+    arrive_store_at: datetime
+    pickup_at: datetime
+    predicted: tuple[datetime, ...]  # each order's drop-off, in route order
+    plan: dict  # the stops as the courier's task list shows them
+
+
+@dataclass(frozen=True, slots=True)
 class RouteOrder:
     """An order on a courier's route, as the courier's task list shows it."""
 

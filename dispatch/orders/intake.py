@@ -23,7 +23,7 @@ from dispatch.errors import OrderIdReused, OutOfStock, OverCapacity, ZoneClosed
 from dispatch.orders.events import Actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
-from dispatch.orders.promise import decide_promise
+from dispatch.orders.promise import Promise, decide_promise
 from dispatch.orders.sla import promise_for
 from dispatch.round.inputs import from_epoch
 from dispatch.round.outlook import LatestOutlook
@@ -142,7 +142,9 @@ class Intake:
                 self._refuse_out_of_reach(catalog, snap.node, open_mask)
             nearest = choice.nearest_in_range
             for candidate in choice.candidates:
-                answer = await self._try_store(request, candidate, snap.node, placed_at, now, actor)
+                answer = await self._try_store(
+                    request, candidate, node=snap.node, placed_at=placed_at, now=now, actor=actor
+                )
                 if answer is not None:
                     return answer
             # Before refusing, ask the database: another process may have synced stock that
@@ -201,14 +203,10 @@ class Intake:
         return grew
 
     async def _try_store(
-        self,
-        request: OrderRequest,
-        candidate: Candidate,
-        node: int,
-        placed_at: datetime,
-        now: datetime,
+        self, request: OrderRequest, candidate: Candidate, *, node: int, placed_at: datetime, now: datetime,
         actor: Actor,
-    ) -> tuple[int, dict] | None:
+    ) -> tuple[int, dict] | None:  # fmt: skip
+        """Predict, promise and reserve at one store; None when a line was lost to a race."""
         catalog = self.keeper.current
         store = catalog.store(candidate.store_id)
         position = catalog.position(candidate.store_id)
@@ -216,38 +214,8 @@ class Intake:
             return None
         ready_at = now + timedelta(seconds=self.load.pick_ready_in_s(catalog, position))
         predicted, trip = self._predict(candidate, ready_at, node, now)
-        mode = self.zones.current.by_zone.get(store.zone)
-        promise = decide_promise(
-            predicted=predicted,
-            promised_by=promise_for(
-                placed_at,
-                sla_minutes=self.policy.sla_minutes,
-                extension_minutes=mode.promise_extension_minutes if mode else 0,
-            ),
-            on_overload=mode.on_overload if mode else "accept",
-            cap_minutes=self.policy.overload_extension_cap_minutes,
-        )
-        if promise.refused:
-            self.metrics.order_refused("over_capacity")
-            raise OverCapacity(
-                f"zone {store.zone} is over capacity: the order would arrive about"
-                f" {math.ceil((predicted - promise.promised_by).total_seconds() / 60)} min after its promise",
-                zone=store.zone,
-                predicted_delivery_at=predicted.isoformat(),
-            )
-        extension = (mode.promise_extension_minutes if mode else 0) + promise.extended_minutes
-        promised_by = promise.promised_by
-        response: dict[str, object] = {
-            "order_id": request.order_id,
-            "store_id": candidate.store_id,
-            "status": "reserved",
-            "promised_by": promised_by.isoformat(),
-            "predicted_delivery_at": predicted.isoformat(),
-        }
-        if extension:
-            response["promise_extension_minutes"] = extension
-        if promise.predicted_late:
-            response["predicted_late"] = True
+        promise, extension = self._promise(store.zone, placed_at=placed_at, predicted=predicted)
+        response = self._answer(request.order_id, candidate.store_id, promise, predicted, extension)
         result = await self.batcher.place(
             Placement(
                 order_id=request.order_id,
@@ -259,7 +227,7 @@ class Intake:
                 drop_lon=request.drop_lon,
                 drop_node=node,
                 placed_at=placed_at,
-                promised_by=promised_by,
+                promised_by=promise.promised_by,
                 predicted_delivery_at=predicted,
                 ready_at=ready_at,
                 response=response,
@@ -273,10 +241,7 @@ class Intake:
                 self.outlook.current.book(trip[0], trip[1], node)
             if promise.extended_minutes:
                 self.metrics.promise_extended(store.zone)
-            for sku, qty in request.lines:
-                self.stock_view.adjust(candidate.store_id, sku, -qty)
-            self.load.order_reserved(candidate.store_id)
-            self.metrics.order_placed(store.zone)
+            self._reserved(request, candidate.store_id, store.zone)
             return 201, response
         if result.kind == "exists":  # another process placed it meanwhile
             return self._answer_existing(request, result.digest, result.response)
@@ -285,6 +250,54 @@ class Intake:
         fresh = await self.orders.availability(candidate.store_id, [sku for sku, _ in request.lines])
         self.stock_view.set_many(candidate.store_id, fresh)
         return None
+
+    def _promise(self, zone: str, *, placed_at: datetime, predicted: datetime) -> tuple[Promise, int]:
+        """The promise under the zone's mode, and its whole extension in minutes; refuses when the
+        zone says so and the prediction is past the promise (nothing is reserved then)."""
+        mode = self.zones.current.by_zone.get(zone)
+        planned = mode.promise_extension_minutes if mode else 0
+        promise = decide_promise(
+            predicted=predicted,
+            promised_by=promise_for(
+                placed_at, sla_minutes=self.policy.sla_minutes, extension_minutes=planned
+            ),
+            on_overload=mode.on_overload if mode else "accept",
+            cap_minutes=self.policy.overload_extension_cap_minutes,
+        )
+        if promise.refused:
+            self.metrics.order_refused("over_capacity")
+            minutes = math.ceil((predicted - promise.promised_by).total_seconds() / 60)
+            raise OverCapacity(
+                f"zone {zone} is over capacity: the order would arrive about {minutes} min after its promise",
+                zone=zone,
+                predicted_delivery_at=predicted.isoformat(),
+            )
+        return promise, planned + promise.extended_minutes
+
+    @staticmethod
+    def _answer(
+        order_id: str, store_id: str, promise: Promise, predicted: datetime, extension: int
+    ) -> dict[str, object]:
+        """The 201 body (kept with the order, so a replay gets it again)."""
+        response: dict[str, object] = {
+            "order_id": order_id,
+            "store_id": store_id,
+            "status": "reserved",
+            "promised_by": promise.promised_by.isoformat(),
+            "predicted_delivery_at": predicted.isoformat(),
+        }
+        if extension:
+            response["promise_extension_minutes"] = extension
+        if promise.predicted_late:
+            response["predicted_late"] = True
+        return response
+
+    def _reserved(self, request: OrderRequest, store_id: str, zone: str) -> None:
+        """What this process believes once an order is placed: less stock, a longer queue."""
+        for sku, qty in request.lines:
+            self.stock_view.adjust(store_id, sku, -qty)
+        self.load.order_reserved(store_id)
+        self.metrics.order_placed(zone)
 
     def _predict(
         self, candidate: Candidate, ready_at: datetime, node: int, now: datetime

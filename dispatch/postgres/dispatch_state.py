@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from dispatch.couriers.model import CourierRow, OpenOrderRow
+from dispatch.couriers.model import CourierRow, OpenOrderRow, RouteCommit
 from dispatch.orders.events import SYSTEM
 from dispatch.orders.lifecycle import IN_DISPATCH, OrderStatus, Step, sources, target, values
 from dispatch.postgres.order_events import append_events
@@ -95,98 +95,83 @@ class PostgresDispatchState:
             )
         return out
 
-    async def commit_route(
-        self,
-        *,
-        courier_id: str,
-        store_id: str,
-        zone: str,
-        order_ids: Sequence[str],
-        depart_at: datetime,
-        arrive_store_at: datetime,
-        pickup_at: datetime,
-        predicted: Sequence[datetime],
-        plan: dict,
-        now: datetime,
-    ) -> int | None:
+    async def commit_route(self, route: RouteCommit, *, now: datetime) -> int | None:
         """Give a courier a route, or nothing: the courier is claimed with a conditional write
         and every order must still be waiting, so two rounds or processes never double-book."""
         try:
-            return await self._commit_route_once(
-                courier_id, store_id, zone, order_ids, (depart_at, arrive_store_at, pickup_at),
-                predicted, plan, now,
-            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                route_id = await self._claim_courier(conn, route, now)
+                if route_id is not None:
+                    await self._take_orders(conn, route, route_id, now)
+                return route_id
         except _Abort:  # a lost claim rolled the whole transaction back
             return None
 
-    async def _commit_route_once(
-        self,
-        courier_id: str,
-        store_id: str,
-        zone: str,
-        order_ids: Sequence[str],
-        times: tuple[datetime, datetime, datetime],
-        predicted: Sequence[datetime],
-        plan: dict,
-        now: datetime,
-    ) -> int | None:
-        depart_at, arrive_store_at, pickup_at = times
-        async with self._pool.acquire() as conn, conn.transaction():
-            route_id = await conn.fetchval(
-                "INSERT INTO routes (courier_id, store_id, zone, status, created_at, depart_at,"
-                " arrive_store_at, pickup_at, plan)"
-                " SELECT $1, $2, $3, 'active', $4, $5, $6, $7, $8::jsonb"
-                " WHERE NOT EXISTS (SELECT 1 FROM routes WHERE courier_id = $1 AND status = 'active')"
-                " ON CONFLICT DO NOTHING RETURNING route_id",
-                courier_id,
-                store_id,
-                zone,
-                now,
-                depart_at,
-                arrive_store_at,
-                pickup_at,
-                json.dumps(plan),
-            )
-            if route_id is None:
-                return None
-            claimed = await conn.fetchval(
-                "UPDATE couriers SET route_id = $2, reposition_node = NULL"
-                " WHERE courier_id = $1 AND route_id IS NULL AND on_shift"
-                " RETURNING courier_id",
-                courier_id,
-                route_id,
-            )
-            if claimed is None:
-                raise _Abort
-            taken = await conn.fetch(
-                "UPDATE orders o SET status = $6, courier_id = $2, route_id = $3,"
-                " predicted_delivery_at = p.at"
-                " FROM unnest($1::text[], $4::timestamptz[]) AS p(order_id, at)"
-                " WHERE o.order_id = p.order_id AND o.status = ANY($7::text[]) AND o.store_id = $5"
-                " AND (o.pinned_courier_id IS NULL OR o.pinned_courier_id = $2)"
-                " RETURNING o.order_id",
-                list(order_ids),
-                courier_id,
-                route_id,
-                list(predicted),
-                store_id,
-                target(Step.ASSIGN),
-                sources(Step.ASSIGN),
-            )
-            if len(taken) != len(order_ids):
-                raise _Abort
-            await append_events(
-                conn,
-                Step.ASSIGN,
-                list(order_ids),
-                at=now,
-                actor=SYSTEM,
-                data=[
-                    {"courier_id": courier_id, "route_id": route_id, "predicted_delivery_at": at.isoformat()}
-                    for at in predicted
-                ],
-            )
-            return route_id
+    @staticmethod
+    async def _claim_courier(conn: asyncpg.Connection, route: RouteCommit, now: datetime) -> int | None:
+        """The route row and the courier's claim on it; None when the courier already has one."""
+        route_id = await conn.fetchval(
+            "INSERT INTO routes (courier_id, store_id, zone, status, created_at, depart_at,"
+            " arrive_store_at, pickup_at, plan)"
+            " SELECT $1, $2, $3, 'active', $4, $5, $6, $7, $8::jsonb"
+            " WHERE NOT EXISTS (SELECT 1 FROM routes WHERE courier_id = $1 AND status = 'active')"
+            " ON CONFLICT DO NOTHING RETURNING route_id",
+            route.courier_id,
+            route.store_id,
+            route.zone,
+            now,
+            route.depart_at,
+            route.arrive_store_at,
+            route.pickup_at,
+            json.dumps(route.plan),
+        )
+        if route_id is None:
+            return None
+        claimed = await conn.fetchval(
+            "UPDATE couriers SET route_id = $2, reposition_node = NULL"
+            " WHERE courier_id = $1 AND route_id IS NULL AND on_shift RETURNING courier_id",
+            route.courier_id,
+            route_id,
+        )
+        if claimed is None:
+            raise _Abort
+        return route_id
+
+    @staticmethod
+    async def _take_orders(
+        conn: asyncpg.Connection, route: RouteCommit, route_id: int, now: datetime
+    ) -> None:
+        """Every order of the route, still waiting (and not pinned to another courier), or none."""
+        taken = await conn.fetch(
+            "UPDATE orders o SET status = $6, courier_id = $2, route_id = $3, predicted_delivery_at = p.at"
+            " FROM unnest($1::text[], $4::timestamptz[]) AS p(order_id, at)"
+            " WHERE o.order_id = p.order_id AND o.status = ANY($7::text[]) AND o.store_id = $5"
+            " AND (o.pinned_courier_id IS NULL OR o.pinned_courier_id = $2) RETURNING o.order_id",
+            list(route.order_ids),
+            route.courier_id,
+            route_id,
+            list(route.predicted),
+            route.store_id,
+            target(Step.ASSIGN),
+            sources(Step.ASSIGN),
+        )
+        if len(taken) != len(route.order_ids):
+            raise _Abort
+        await append_events(
+            conn,
+            Step.ASSIGN,
+            list(route.order_ids),
+            at=now,
+            actor=SYSTEM,
+            data=[
+                {
+                    "courier_id": route.courier_id,
+                    "route_id": route_id,
+                    "predicted_delivery_at": at.isoformat(),
+                }
+                for at in route.predicted
+            ],
+        )
 
     async def update_predictions(
         self, order_ids: Sequence[str], predicted: Sequence[datetime], *, now: datetime

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.clock import Clock
-from dispatch.couriers.model import COURIER_STATES, OpenOrderRow
+from dispatch.couriers.model import COURIER_STATES, OpenOrderRow, RouteCommit
 from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, RoundPlan, Route
 from dispatch.engine.plan import plan_round
 from dispatch.round.inputs import (
@@ -321,18 +321,18 @@ class DispatchLoop:
             "free_at": route.free_at,
             "end_node": drops[-1]["node"],
         }
-        route_id = await self.state.commit_route(
+        commit = RouteCommit(
             courier_id=route.courier_id,
             store_id=route.store_id,
             zone=store.zone,
-            order_ids=route.order_ids,
+            order_ids=tuple(route.order_ids),
             depart_at=from_epoch(route.depart_at),
             arrive_store_at=from_epoch(route.arrive_store_at),
             pickup_at=from_epoch(route.pickup_at),
-            predicted=[from_epoch(t) for t in route.dropoff_at],
+            predicted=tuple(from_epoch(t) for t in route.dropoff_at),
             plan=plan,
-            now=now,
         )
+        route_id = await self.state.commit_route(commit, now=now)
         if route_id is None:
             report.lost_claims += 1
             return

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from dispatch.couriers.model import CourierRow, OpenOrderRow
+from dispatch.couriers.model import CourierRow, OpenOrderRow, RouteCommit
 
 
 class RoundState(Protocol):
@@ -22,20 +22,7 @@ class RoundState(Protocol):
 
     async def stores_signature(self) -> tuple[int, object]: ...
 
-    async def commit_route(
-        self,
-        *,
-        courier_id: str,
-        store_id: str,
-        zone: str,
-        order_ids: Sequence[str],
-        depart_at: datetime,
-        arrive_store_at: datetime,
-        pickup_at: datetime,
-        predicted: Sequence[datetime],
-        plan: dict,
-        now: datetime,
-    ) -> int | None:
+    async def commit_route(self, route: RouteCommit, *, now: datetime) -> int | None:
         """The new route's id, or None when a claim was lost (nothing written)."""
         ...
 

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from dispatch.couriers.model import ActiveRoute, Courier, CourierRow, Delivery, OpenOrderRow, RouteOrder
+from dispatch.couriers.model import (
+    ActiveRoute,
+    Courier,
+    CourierRow,
+    Delivery,
+    OpenOrderRow,
+    RouteCommit,
+    RouteOrder,
+)
 from dispatch.errors import NotFound
 from dispatch.orders.events import Actor
 from dispatch.orders.lifecycle import OrderStatus, Step, check_step
@@ -232,7 +240,7 @@ class InMemoryRoundState:
 
     orders: list[OpenOrderRow] = field(default_factory=list)
     courier_rows: list[CourierRow] = field(default_factory=list)
-    committed: list[dict[str, Any]] = field(default_factory=list)
+    committed: list[RouteCommit] = field(default_factory=list)
     predictions: dict[str, datetime] = field(default_factory=dict)
     lose_claims: bool = False
     late_zones: list[str] = field(default_factory=list)
@@ -252,13 +260,13 @@ class InMemoryRoundState:
     async def stores_signature(self) -> tuple[int, object]:
         return 0, None
 
-    async def commit_route(self, **route: Any) -> int | None:
+    async def commit_route(self, route: RouteCommit, *, now: datetime) -> int | None:
         if self.lose_claims:
             return None
         self.committed.append(route)
-        taken = set(route["order_ids"])
+        taken = set(route.order_ids)
         self.orders = [
-            replace(o, status="assigned", courier_id=route["courier_id"]) if o.order_id in taken else o
+            replace(o, status="assigned", courier_id=route.courier_id) if o.order_id in taken else o
             for o in self.orders
         ]
         return len(self.committed)

@@ -46,8 +46,8 @@ async def test_round_gives_the_waiting_orders_to_the_idle_courier_at_the_store(d
     assert report.committed == [("c1", tuple(sorted(report.committed[0][1])))]
     assert sorted(report.committed[0][1]) == ["o1", "o2"]
     [route] = state.committed
-    assert (route["courier_id"], route["store_id"], route["zone"]) == ("c1", "A", "z")
-    assert route["depart_at"] <= route["arrive_store_at"] <= route["pickup_at"] < max(route["predicted"])
+    assert (route.courier_id, route.store_id, route.zone) == ("c1", "A", "z")
+    assert route.depart_at <= route.arrive_store_at <= route.pickup_at < max(route.predicted)
     assert set(state.predictions) == {"o1", "o2"}
     assert observer.named("route_committed") == [("z",)]
     [gauges] = observer.named("zone_state")
