@@ -23,6 +23,7 @@ from dispatch.http.rate_limit import RateLimiter
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, RATE_LIMITER, ROLE, SETTINGS
 from dispatch.metrics import Metrics
 from dispatch.settings import Settings
+from geo.network import RoadNetwork
 
 # The largest body any endpoint accepts (a 200,000-SKU snapshot); endpoints enforce their own.
 CLIENT_MAX_SIZE = 40 * 1024 * 1024
@@ -47,7 +48,7 @@ def create_app(
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,
     database_url: str | None = None,
-    road_network=None,
+    road_network: RoadNetwork | None = None,
     role: str = "all",
     run_dispatch_loop: bool = True,
 ) -> web.Application:

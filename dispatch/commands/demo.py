@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dispatch.settings import Settings
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -31,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="HTTP port for the service (default: a free one)")
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import dataclasses
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dispatch.settings import Settings
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", choices=("all", "api", "dispatcher"), default="all",
@@ -14,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--road-network", type=Path, help="road network file (.graphml, .osm, .osm.bz2)")
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     import dataclasses
 
     from aiohttp import web

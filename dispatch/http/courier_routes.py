@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.couriers.model import Courier
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_courier, require_role
@@ -21,7 +22,7 @@ POSITIONS_MAX_BYTES = 256 * 1024
 
 
 
-def courier_json(courier) -> dict:
+def courier_json(courier: Courier) -> dict:
     return {
         "courier_id": courier.courier_id,
         "name": courier.name,

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from dispatch.access.tokens import hash_token
 from dispatch.errors import DispatchError
+from dispatch.http.openapi import Handler
 from dispatch.http.problems import ApiError, error_response
 from dispatch.keys import METRICS, PRINCIPAL, RATE_LIMITER, REQUEST_ID, SERVICES, SETTINGS
 from dispatch.logs import ORDER_ID
@@ -37,7 +38,7 @@ def route_template(request: web.Request) -> str:
 
 
 @web.middleware
-async def observe(request: web.Request, handler):
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id in and out, and the RED metrics by route template (bounded labels)."""
     started = time.perf_counter()
     request_id = request.headers.get("X-Request-Id", "")[:64]
@@ -86,7 +87,7 @@ def _log_request(request: web.Request, route: str, status: int, elapsed: float) 
 
 
 @web.middleware
-async def problems(request: web.Request, handler):
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes ``{"error", "detail"}``; never a traceback for what a client sent."""
     try:
         return await handler(request)
@@ -122,7 +123,7 @@ async def problems(request: web.Request, handler):
 
 
 @web.middleware
-async def authenticate(request: web.Request, handler):
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve ``Authorization: Bearer <token>`` for every API path; 401 without a valid one."""
     if request.path in OPEN_PATHS or not request.path.startswith("/v1/"):
         return await handler(request)
