@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from shapely import make_valid
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import PreparedGeometry, prep
@@ -39,13 +40,11 @@ class ZoneMode:
 
     @staticmethod
     def polygon(geojson: Mapping[str, Any]) -> BaseGeometry:
-        """The shapely polygon of a GeoJSON Polygon (raises ValueError if it is not a valid one)."""
+        """The area a GeoJSON Polygon encloses. A self-crossing ring is read as shapely's
+        ``make_valid`` reads it (a bow tie: its two triangles); a flat one encloses nothing."""
         if geojson.get("type") != "Polygon":
             raise ValueError("must be a GeoJSON Polygon")
-        geometry = shape(geojson)
-        if geometry.is_empty or not geometry.is_valid:
-            raise ValueError("must be a valid, non-empty polygon")
-        return geometry
+        return make_valid(shape(geojson))
 
     def prepared(self) -> ZoneMode:
         """This mode with its closed area ready for fast point tests."""

@@ -213,8 +213,7 @@ MAX_EXTRA_PICK_MINUTES: Final = 120
 MAX_AREA_POSITIONS: Final = 2000
 REASON: Final = Text(max_length=MAX_REASON, description="why (kept in the audit trail)")
 UNTIL: Final = Timestamp(
-    description="when it ends by itself: after now and at most the policy's max_until_s ahead",
-    example="2026-12-02T13:00:00Z",
+    description="when it ends by itself: after now and at most the policy's max_until_s ahead"
 )
 HOLD: Final = Obj((Field("reason", REASON), Field("until", UNTIL, required=False)))
 RELEASE: Final = Obj((Field("reason", REASON),))

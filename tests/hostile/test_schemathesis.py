@@ -10,7 +10,7 @@ import base64
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +30,7 @@ UNSTATABLE = (
     b.STOCK_SNAPSHOT.member("items").rule.unique_message,
     "service's clock",  # placed_at's window
     "must be in the future",  # ends_at when going on shift
+    "must be after now",  # an operator's until: after the service's clock, within max_until_s
 )
 # Test data, as schemathesis asks for it: an order can only succeed at an address a store reaches,
 # for SKUs it stocks (many: a SKU twice in one order is refused), placed now, under an order id not
@@ -45,6 +46,8 @@ values = [{lon}]
 values = [{skus}]
 [dictionaries.recently]
 values = ["{now}"]
+[dictionaries.soon]
+values = ["{soon}"]
 
 [[operations]]
 include-name = "POST /v1/orders"
@@ -53,6 +56,18 @@ parameters = {{ "body.order_id" = {{ dictionary = "fresh-order-id", probability 
 "body.drop_off.lon" = {{ dictionary = "city-lon", probability = 0.5 }}, \
 "body.items[*].sku" = {{ dictionary = "stocked-sku", probability = 0.5 }}, \
 "body.placed_at" = {{ dictionary = "recently", probability = 0.5 }} }}
+
+[[operations]]
+include-name = "POST /v1/orders/{{order_id}}/hold"
+parameters = {{ "body.until" = {{ dictionary = "soon", probability = 0.5 }} }}
+
+[[operations]]
+include-name = "PUT /v1/stores/{{store_id}}/status"
+parameters = {{ "body.until" = {{ dictionary = "soon", probability = 0.5 }} }}
+
+[[operations]]
+include-name = "PUT /v1/zones/{{zone}}/mode"
+parameters = {{ "body.until" = {{ dictionary = "soon", probability = 0.5 }} }}
 """
 
 
@@ -65,6 +80,24 @@ async def seed_a_stocked_store(url: str) -> None:
         stock = {"version": 1, "items": [{"sku": sku, "quantity": b.MAX_QUANTITY} for sku in STOCKED_SKUS]}
         async with session.put(url + "/v1/stores/fuzz-store/stock", json=stock) as response:
             assert response.status == 200, await response.text()
+
+
+CLOCK_BOUND = {"POST /v1/orders/{order_id}/hold", "PUT /v1/stores/{store_id}/status", "PUT /v1/zones/{zone}/mode"}
+
+
+def mismatched_operations(stdout: str) -> set[str]:
+    """The operations schemathesis lists under 'Schema validation mismatch' (none when absent)."""
+    block = stdout.split("Schema validation mismatch", 1)
+    if len(block) == 1:
+        return set()
+    listed = []
+    for line in block[1].splitlines()[1:]:
+        if not line.strip().startswith("- "):
+            if listed:
+                break
+            continue
+        listed.append(line.strip()[2:])
+    return set(listed)
 
 
 def refusals_of_allowed_requests(events_path: Path) -> list[tuple[str, str, str]]:
@@ -103,6 +136,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(spawn, 
         order_ids=", ".join(f'"fuzz-{i}"' for i in range(200)),
         lat=b.EXAMPLE_POINT["lat"], lon=b.EXAMPLE_POINT["lon"], skus=", ".join(f'"{x}"' for x in STOCKED_SKUS),
         now=datetime.now(UTC).isoformat(timespec="seconds"),
+        soon=(datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds"),
     ))
     events = tmp_path / "events.ndjson"
     command = [
@@ -125,8 +159,10 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(spawn, 
     report = result.stdout[-20000:] + result.stderr[-3000:]
     assert result.returncode == 0, report
     assert "Undocumented" not in result.stdout and "Server error" not in result.stdout, report
-    # schemathesis's own verdict: no operation "mostly rejected generated data due to validation errors"
-    assert "Schema validation mismatch" not in result.stdout, report
+    # schemathesis's own verdict: no operation "mostly rejected generated data due to validation errors",
+    # but those whose optional `until` must lie after the service's clock (a rule no schema states,
+    # which schemathesis's boundary values mostly miss; the check below holds them to that rule only)
+    assert mismatched_operations(result.stdout) <= CLOCK_BOUND, report
     # and ours, request by request: nothing the schema allows is refused for a rule the schema states
     refused = refusals_of_allowed_requests(events)
     assert not refused, refused[:5]
