@@ -18,8 +18,6 @@ from dispatch.engine.bundles import Bundle
 from dispatch.engine.model import CourierState, EnginePolicy, TravelTime
 from dispatch.engine.timing import RouteTiming, time_route
 
-_FORBIDDEN = 1e15
-
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
@@ -138,6 +136,38 @@ def cost_matrix(
     return cost, feasible
 
 
+def match(cost: np.ndarray, feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost matching of couriers (rows) to bundles (columns) that may leave either out.
+
+    Every courier also has its own "nothing this wave" option at cost 0 (a pair's cost is
+    already relative to serving the bundle later), so the matching is never forced to cover
+    a courier or a bundle: an infeasible pair is never taken, and a pair that costs more
+    than leaving both out is not taken just to match more of them. (A forced full matching
+    once gave a store's idle courier a bundle ready decades later, so that an at-risk order
+    there went to a busy courier, round after round.)
+
+    Parameters
+    ----------
+    cost, feasible
+        Arrays of shape (couriers, bundles); non-finite costs count as infeasible.
+
+    Returns
+    -------
+    (rows, cols)
+        Matched courier and bundle indices, by courier.
+    """
+    n, m = cost.shape
+    allowed = feasible & np.isfinite(cost)
+    padded = np.full((n, m + n), np.inf)
+    padded[:, :m] = np.where(allowed, cost, np.inf)
+    padded[np.arange(n), m + np.arange(n)] = 0.0
+    rows, cols = linear_sum_assignment(padded)
+    keep = cols < m
+    rows, cols = rows[keep], cols[keep]
+    ok = allowed[rows, cols]
+    return rows[ok], cols[ok]
+
+
 def assign_bundles(
     bundles: Sequence[Bundle],
     couriers: Sequence[CourierState],
@@ -169,11 +199,9 @@ def assign_bundles(
         if not remaining or not states:
             break
         cost, feasible = cost_matrix(states, remaining, travel=travel, now=now, policy=policy)
-        rows, cols = linear_sum_assignment(np.where(feasible, cost, _FORBIDDEN))
+        rows, cols = match(cost, feasible)
         taken: set[int] = set()
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            if not feasible[r, c]:
-                continue
             courier, bundle = states[r], remaining[c]
             timing = time_route(
                 location=courier.location,

@@ -148,7 +148,8 @@ class Reposition:
 class RoundPlan:
     """The decisions of one round: committed and tentative routes, moves, unservable orders.
 
-    ``unassigned`` lists the open orders no given courier can pick up before its shift ends.
+    ``unassigned`` lists the open orders no given courier can pick up before its shift ends
+    or is worth sending yet (a pickup decades away), and orders whose times are not finite.
     """
 
     routes: tuple[Route, ...]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 
 from dispatch.engine.assignment import Assignment
@@ -55,11 +56,14 @@ def plan_round(
     Returns
     -------
     RoundPlan
-        Routes (committed ones first), and the orders no courier can pick up in its shift.
+        Routes (committed ones first), and the orders no courier can (or should yet) take.
     """
     orders = sorted(orders, key=lambda o: o.order_id)
     couriers = sorted(couriers, key=lambda c: c.courier_id)
     _check_unique(orders, couriers)
+    # An order whose times are not numbers cannot be planned; it must not poison the others.
+    unplannable = [o.order_id for o in orders if not _has_finite_times(o)]
+    orders = [o for o in orders if _has_finite_times(o)]
     size = bundle_target_size(orders=orders, couriers=couriers, now=now, policy=policy)
     assignments, leftover = search_bundles(
         orders,
@@ -72,7 +76,7 @@ def plan_round(
     )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
-    unassigned = tuple(sorted(o.order_id for b in leftover for o in b.orders))
+    unassigned = tuple(sorted([*unplannable, *(o.order_id for b in leftover for o in b.orders)]))
     moves = plan_repositions(
         couriers=couriers,
         routes=routes,
@@ -112,6 +116,10 @@ def _route(a: Assignment, *, travel: TravelTime, now: float, policy: EnginePolic
         leave_by=timing.leave_by,
         committed=committed,
     )
+
+
+def _has_finite_times(o: OpenOrder) -> bool:
+    return math.isfinite(o.placed_at) and math.isfinite(o.ready_at) and math.isfinite(o.promised_by)
 
 
 def _check_unique(orders: Sequence[OpenOrder], couriers: Sequence[CourierState]) -> None:
