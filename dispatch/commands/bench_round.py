@@ -225,21 +225,38 @@ def _tile(captured: dict[str, Any], instance, k: int, rng: np.random.Generator, 
     return orders, couriers, hotspots
 
 
-def _euclid_travel(meters_per_minute: float):
-    """The MDRP travel time (whole minutes, in seconds) between (x, y) points, memoised."""
-    memo: dict[tuple[Hashable, Hashable], float] = {}
+def _euclid_travel(meters_per_minute: float) -> EuclideanTravel:
+    return EuclideanTravel(meters_per_minute)
 
-    def travel(a: Hashable, b: Hashable) -> float:
+
+class EuclideanTravel:
+    """The MDRP travel time (whole minutes, in seconds) between (x, y) points, memoised.
+
+    ``matrix`` answers many pairs at once with the same values as the pair-by-pair call.
+    """
+
+    def __init__(self, meters_per_minute: float) -> None:
+        self.mpm = meters_per_minute
+        self._memo: dict[tuple[Hashable, Hashable], float] = {}
+
+    def __call__(self, a: Hashable, b: Hashable) -> float:
         key = (a, b)
-        value = memo.get(key)
+        value = self._memo.get(key)
         if value is None:
             pa: tuple[float, float] = a  # type: ignore[assignment]
             pb: tuple[float, float] = b  # type: ignore[assignment]
             metres = math.hypot(pb[0] - pa[0], pb[1] - pa[1])
-            value = memo[key] = 60.0 * math.ceil(metres / meters_per_minute)
+            value = self._memo[key] = 60.0 * math.ceil(metres / self.mpm)
         return value
 
-    return travel
+    def matrix(self, origins, destinations) -> np.ndarray:
+        a = np.asarray(origins, dtype=float).reshape(-1, 2)
+        b = np.asarray(destinations, dtype=float).reshape(-1, 2)
+        q = np.hypot(b[None, :, 0] - a[:, None, 0], b[None, :, 1] - a[:, None, 1]) / self.mpm
+        out = 60.0 * np.ceil(q)
+        for i, j in zip(*np.nonzero(np.abs(q - np.round(q)) < 1e-9), strict=True):
+            out[i, j] = self(origins[i], destinations[j])  # on a boundary: the exact rule
+        return out
 
 
 # --- synthetic rounds on the road network ----------------------------------------------------
@@ -302,9 +319,7 @@ def _synthetic_rounds(args: argparse.Namespace, ks: list[int], settings: Any) ->
                 for j in range(n_couriers)
             ]
             hotspots: dict[Hashable, float] = {int(s): 1.0 for s in stores}
-
-            def travel(a: Hashable, b: Hashable, _t=table, _r=row_of) -> float:
-                return float(_t[_r[a], b])
+            travel = TableTravel(table, row_of)
 
             times.append(_time_round(orders, couriers, hotspots, travel=travel, now=0.0, policy=policy))
         rows.append(_row("synthetic", k, n_orders, n_couriers, times))
@@ -313,6 +328,21 @@ def _synthetic_rounds(args: argparse.Namespace, ks: list[int], settings: Any) ->
             f"p50 {rows[-1]['round_ms_p50']} ms"
         )
     return rows
+
+
+class TableTravel:
+    """Road travel seconds from a dense table (rows: the round's nodes, columns: every node)."""
+
+    def __init__(self, table: np.ndarray, row_of: dict[int, int]) -> None:
+        self.table = table
+        self.row_of = row_of
+
+    def __call__(self, a: Hashable, b: Hashable) -> float:
+        return float(self.table[self.row_of[a], b])  # type: ignore[index]
+
+    def matrix(self, origins, destinations) -> np.ndarray:
+        rows = np.fromiter((self.row_of[a] for a in origins), dtype=np.intp, count=len(origins))
+        return self.table[np.ix_(rows, np.asarray(destinations, dtype=np.intp))]
 
 
 # --- timing and report -----------------------------------------------------------------------

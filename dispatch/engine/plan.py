@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 from dispatch.engine.assignment import Assignment
 from dispatch.engine.bundles import bundle_target_size, largest_bundle
@@ -29,6 +29,7 @@ def plan_round(
     now: float,
     policy: EnginePolicy,
     hotspots: Mapping[Hashable, float] | None = None,
+    timer: Callable[[], float] | None = None,
 ) -> RoundPlan:
     """Plan one dispatch round.
 
@@ -52,6 +53,11 @@ def plan_round(
     hotspots
         Optional expected demand per location (e.g. recent orders per store); idle couriers
         are sent toward it (``RoundPlan.repositions``).
+    timer
+        Optional monotonic clock in seconds: the bundle search then also stops once it has
+        used ``policy.search_time_share`` of the round interval (the plan is the best found
+        so far). Without it the round's work is bounded by counts only and the result is
+        fully deterministic.
 
     Returns
     -------
@@ -73,6 +79,7 @@ def plan_round(
         policy=policy,
         target_size=size,
         largest=largest_bundle(couriers, policy),
+        timer=timer,
     )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
