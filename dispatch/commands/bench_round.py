@@ -11,7 +11,8 @@ Two sources of rounds:
   travel times from one multi-source Dijkstra over every node the round uses.
 
 Each round is planned ``--repeats`` times (new jitter each time) with the service's policy
-(its weights, its dispatch interval) and timed. The growth exponent is the slope of the
+(its weights, its dispatch interval, its search budget and time guard) and timed, wall
+clock and CPU (the CPU figure is steadier on a shared machine). The growth exponent is the slope of the
 least-squares line through (log open orders, log p50 round time) over the instance rounds.
 """
 
@@ -348,18 +349,28 @@ class TableTravel:
 # --- timing and report -----------------------------------------------------------------------
 
 
-def _time_round(orders, couriers, hotspots, *, travel, now: float, policy) -> float:
+def _time_round(orders, couriers, hotspots, *, travel, now: float, policy) -> tuple[float, float]:
+    """Wall and CPU milliseconds of one round, planned as the service plans it (with its timer)."""
     from dispatch.engine.plan import plan_round
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     plan_round(
-        orders=orders, couriers=couriers, travel=travel, now=now, policy=policy, hotspots=hotspots
+        orders=orders,
+        couriers=couriers,
+        travel=travel,
+        now=now,
+        policy=policy,
+        hotspots=hotspots,
+        timer=time.perf_counter,
     )
-    return (time.perf_counter() - t0) * 1000.0
+    return (time.perf_counter() - t0) * 1000.0, (time.process_time() - c0) * 1000.0
 
 
-def _row(source: str, k: int, orders: int, couriers: int, times_ms: list[float]) -> dict[str, Any]:
-    t = np.asarray(times_ms)
+def _row(
+    source: str, k: int, orders: int, couriers: int, times_ms: list[tuple[float, float]]
+) -> dict[str, Any]:
+    t = np.asarray([wall for wall, _ in times_ms])
+    cpu = np.asarray([c for _, c in times_ms])
     return {
         "source": source,
         "k": k,
@@ -368,15 +379,20 @@ def _row(source: str, k: int, orders: int, couriers: int, times_ms: list[float])
         "round_ms_p50": round(float(np.percentile(t, 50)), 1),
         "round_ms_p99": round(float(np.percentile(t, 99)), 1),
         "round_ms_max": round(float(t.max()), 1),
+        "round_cpu_ms_p50": round(float(np.percentile(cpu, 50)), 1),
     }
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    head = f"{'source':<10} {'k':>3} {'orders':>7} {'couriers':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}"
+    head = (
+        f"{'source':<10} {'k':>3} {'orders':>7} {'couriers':>8} {'p50 ms':>9} {'p99 ms':>9} "
+        f"{'max ms':>9} {'cpu p50':>9}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
             f"{r['source']:<10} {r['k']:>3} {r['open_orders']:>7} {r['couriers']:>8} "
-            f"{r['round_ms_p50']:>9.1f} {r['round_ms_p99']:>9.1f} {r['round_ms_max']:>9.1f}"
+            f"{r['round_ms_p50']:>9.1f} {r['round_ms_p99']:>9.1f} {r['round_ms_max']:>9.1f} "
+            f"{r['round_cpu_ms_p50']:>9.1f}"
         )

@@ -357,6 +357,7 @@ def assign_bundles(
     policy: EnginePolicy,
     legs: StoreLegs | None = None,
     first_wave: CourierView | None = None,
+    timings: dict[tuple[int, object, float], tuple[Bundle, RouteTiming]] | None = None,
 ) -> tuple[list[Assignment], list[Bundle]]:
     """Match bundles to couriers in waves until every bundle has a courier or none can take it.
 
@@ -372,6 +373,9 @@ def assign_bundles(
         The round's store legs (built here when not given; pass one to reuse it).
     first_wave
         :func:`courier_view` of ``couriers`` against ``legs`` (built here when not given).
+    timings
+        A memo of trip timings to share between calls of one round (the same courier state
+        and bundle always time the same).
 
     Returns
     -------
@@ -403,15 +407,22 @@ def assign_bundles(
         taken: set[int] = set()
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             courier, bundle = states[r], remaining[c]
-            timing = time_route(
-                location=courier.location,
-                start_at=max(now, courier.free_at),
-                store_location=bundle.store_location,
-                ready_at=bundle.ready_at,
-                dropoffs=[o.dropoff for o in bundle.orders],
-                travel=travel,
-                policy=policy,
-            )
+            key = (id(bundle), courier.location, courier.free_at)
+            known = timings.get(key) if timings is not None else None
+            if known is not None and known[0] is bundle:
+                timing = known[1]
+            else:
+                timing = time_route(
+                    location=courier.location,
+                    start_at=max(now, courier.free_at),
+                    store_location=bundle.store_location,
+                    ready_at=bundle.ready_at,
+                    dropoffs=[o.dropoff for o in bundle.orders],
+                    travel=travel,
+                    policy=policy,
+                )
+                if timings is not None:
+                    timings[key] = (bundle, timing)
             out.append(Assignment(courier=courier, bundle=bundle, wave=wave, timing=timing))
             states[r] = replace(
                 courier, location=bundle.orders[-1].dropoff, free_at=timing.free_at

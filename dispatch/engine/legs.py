@@ -32,7 +32,8 @@ class StoreLegs:
         self.stores: tuple[Hashable, ...] = tuple(stores)
         self.column: dict[Hashable, int] = {s: i for i, s in enumerate(self.stores)}
         self._travel = travel
-        self._rows: dict[Hashable, np.ndarray] = {}
+        self._row: dict[Hashable, int] = {}
+        self._table = np.full((16, len(self.stores)), np.nan)  # NaN: not computed yet
         self._last: tuple[tuple[tuple[Hashable, ...], bytes], np.ndarray] | None = None
 
     def columns(self, stores: Sequence[Hashable]) -> np.ndarray:
@@ -61,39 +62,40 @@ class StoreLegs:
         key = (tuple(locations), cols.tobytes())
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        todo: dict[Hashable, np.ndarray] = {}
-        for loc in dict.fromkeys(key[0]):
-            row = self._rows.get(loc)
-            if row is None:
-                row = self._rows[loc] = np.full(len(self.stores), np.nan)
-            gap = cols[np.isnan(row[cols])]
-            if gap.size:
-                todo[loc] = gap
-        if todo:
-            self._fill(todo)
-        out = (
-            np.stack([self._rows[loc][cols] for loc in key[0]])
-            if key[0]
-            else np.zeros((0, cols.size))
+        rows = np.fromiter(
+            (self._row_of(loc) for loc in key[0]), dtype=np.intp, count=len(key[0])
         )
+        out = self._table[np.ix_(rows, cols)]
+        gaps = np.isnan(out)
+        if gaps.any():
+            self._fill(rows[gaps.any(axis=1)], cols)
+            out = self._table[np.ix_(rows, cols)]
         out.setflags(write=False)
         self._last = (key, out)
         return out
 
-    def _fill(self, todo: dict[Hashable, np.ndarray]) -> None:
+    def _row_of(self, location: Hashable) -> int:
+        row = self._row.get(location)
+        if row is None:
+            row = self._row[location] = len(self._row)
+            if row >= self._table.shape[0]:
+                grown = np.full((2 * self._table.shape[0], len(self.stores)), np.nan)
+                grown[:row] = self._table
+                self._table = grown
+        return row
+
+    def _fill(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        locations = list(self._row)
+        rows = np.unique(rows)
+        block = self._table[np.ix_(rows, cols)]
         many = getattr(self._travel, "matrix", None)
         if many is not None:
-            # One call per distinct set of missing columns (usually one for all origins).
-            groups: dict[bytes, list[Hashable]] = {}
-            for loc, gap in todo.items():
-                groups.setdefault(gap.tobytes(), []).append(loc)
-            for origins in groups.values():
-                gap = todo[origins[0]]
-                block = np.asarray(many(origins, [self.stores[c] for c in gap]), dtype=float)
-                for loc, values in zip(origins, block, strict=True):
-                    self._rows[loc][gap] = values
+            # One call for every row that misses any of these columns.
+            values = np.asarray(
+                many([locations[r] for r in rows], [self.stores[c] for c in cols]), dtype=float
+            )
+            self._table[np.ix_(rows, cols)] = np.where(np.isnan(block), values, block)
             return
-        for loc, gap in todo.items():
-            row = self._rows[loc]
-            for c in gap.tolist():
-                row[c] = self._travel(loc, self.stores[c])
+        for i, j in zip(*np.nonzero(np.isnan(block)), strict=True):
+            r, c = int(rows[i]), int(cols[j])
+            self._table[r, c] = self._travel(locations[r], self.stores[c])

@@ -17,6 +17,7 @@ from dispatch.engine.assignment import Assignment, assign_bundles, courier_view
 from dispatch.engine.bundles import Bundle, build_bundles, make_bundle
 from dispatch.engine.legs import StoreLegs
 from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, TravelTime
+from dispatch.engine.timing import RouteTiming
 
 
 def plan_cost(
@@ -77,6 +78,7 @@ def search_bundles(
     """
     legs = StoreLegs(list(dict.fromkeys(o.store_location for o in orders)), travel)
     first_wave = courier_view(couriers, legs=legs, now=now, policy=policy)
+    timings: dict[tuple[int, object, float], tuple[Bundle, RouteTiming]] = {}
     evals = 0
     spent = 0
     started = timer() if timer is not None else 0.0
@@ -99,6 +101,7 @@ def search_bundles(
             policy=policy,
             legs=legs,
             first_wave=first_wave,
+            timings=timings,
         )
         return plan_cost(assignments, leftover, now=now, policy=policy), assignments, leftover
 
