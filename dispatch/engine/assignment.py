@@ -28,7 +28,7 @@ from dispatch.engine.model import CourierState, EnginePolicy, TravelTime
 from dispatch.engine.timing import RouteTiming, time_route
 
 # Below this many cells a dense solver is quicker than building a sparse graph.
-_DENSE_CELLS = 40_000
+_DENSE_CELLS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +324,15 @@ def match(
     if cost.size == 0:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty
+    # Only couriers offered some pair take part (the others take nothing anyway).
+    used, couriers = np.unique(couriers, return_inverse=True)
+    rows, cols = _match_rows(couriers, bundles, cost, n_couriers=used.size, n_bundles=n_bundles)
+    return used[rows], cols
+
+
+def _match_rows(
+    couriers: np.ndarray, bundles: np.ndarray, cost: np.ndarray, *, n_couriers: int, n_bundles: int
+) -> tuple[np.ndarray, np.ndarray]:
     if n_couriers * (n_bundles + n_couriers) <= _DENSE_CELLS:
         dense = np.full((n_couriers, n_bundles + n_couriers), np.inf)
         dense[couriers, bundles] = cost
@@ -424,8 +433,12 @@ def assign_bundles(
                 if timings is not None:
                     timings[key] = (bundle, timing)
             out.append(Assignment(courier=courier, bundle=bundle, wave=wave, timing=timing))
-            states[r] = replace(
-                courier, location=bundle.orders[-1].dropoff, free_at=timing.free_at
+            states[r] = CourierState(
+                courier_id=courier.courier_id,
+                location=bundle.orders[-1].dropoff,
+                free_at=timing.free_at,
+                shift_ends_at=courier.shift_ends_at,
+                capacity=courier.capacity,
             )
             taken.add(c)
         if not taken:
