@@ -84,7 +84,7 @@ def _bench_one(inst_dir: Path, out_dir: Path, *, policy_name: str, stack: int = 
         stack_instance,
         write_solution,
     )
-    from dispatch.sim.mdrp_check import check_solution, solution_metrics
+    from dispatch.sim.mdrp_check import judge_solution, solution_metrics
 
     instance = load_instance(inst_dir)
     if stack > 1:
@@ -102,7 +102,8 @@ def _bench_one(inst_dir: Path, out_dir: Path, *, policy_name: str, stack: int = 
     runtime = time.perf_counter() - t0
     if sys.stderr.isatty():
         print("", file=sys.stderr)
-    violations = check_solution(instance, out_dir)
+    verdict = judge_solution(instance, out_dir)
+    violations = verdict.violations
     for v in violations[:20]:
         print(f"  violation: {v}", file=sys.stderr)
     m = solution_metrics(instance, out_dir)
@@ -119,8 +120,9 @@ def _bench_one(inst_dir: Path, out_dir: Path, *, policy_name: str, stack: int = 
         "runtime_ms_per_order": round(1000 * runtime / max(1, m.orders), 2),
         "ready_to_pickup_mean_min": round(m.ready_to_pickup_mean_min, 3),
         "bound_ctd_mean_min": round(m.bound_ctd_mean_min, 3),
-        "feasible": not violations,
+        "feasible": verdict.feasible,
         "violations": len(violations),
+        "failures_over_90": verdict.failures_over_max,
     }
     ref = GREEDY_REFERENCE.get(m.instance)
     if ref is not None:
@@ -132,7 +134,7 @@ def _bench_one(inst_dir: Path, out_dir: Path, *, policy_name: str, stack: int = 
 def _print_table(results: list[dict[str, Any]]) -> None:
     head = (
         f"{'instance':<18} {'orders':>6} {'deliv':>6} {'ctd':>7} {'p90':>6} {'<=40':>6} "
-        f"{'r2p':>5} {'>90':>4} {'bound':>6} {'greedy':>6} {'gap':>6} {'feas':>5} {'s':>6}"
+        f"{'r2p':>5} {'>90':>4} {'bound':>6} {'greedy':>6} {'gap':>6} {'feas':>5} {'fail':>5} {'s':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -145,6 +147,7 @@ def _print_table(results: list[dict[str, Any]]) -> None:
             f"{r['ctd_p90_min']:6.1f} {r['share_within_40']:6.1%} "
             f"{r['ready_to_pickup_mean_min']:5.2f} {r['over_90_min']:>4} "
             f"{r['bound_ctd_mean_min']:6.2f} {greedy} {gap} {'yes' if r['feasible'] else 'NO':>5} "
+            f"{r['failures_over_90']:>5} "
             f"{r['runtime_s']:6.1f}"
         )
     known = [r for r in results if "gap_closed_vs_greedy" in r]
@@ -170,6 +173,7 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "runtime_s": round(sum(r["runtime_s"] for r in results), 2),
         "max_runtime_s": max(r["runtime_s"] for r in results),
         "feasible": all(r["feasible"] for r in results),
+        "failures_over_90": sum(r["failures_over_90"] for r in results),
     }
     known = [r for r in results if "gap_closed_vs_greedy" in r]
     if known:
