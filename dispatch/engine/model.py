@@ -91,12 +91,12 @@ class EnginePolicy:
     bundle_late_delay_s: float = 600.0
     bundle_demand_factor: float = 1.5
     courier_horizon_s: float = 1200.0
-    lateness_weight: float = 5.0
+    lateness_weight: float = 2.0
     lost_order_penalty_s: float = 36000.0
     lateness_knee_s: float = 600.0
     click_to_door_weight: float = 1.0
     travel_weight: float = 0.3
-    wait_weight: float = 0.1
+    wait_weight: float = 0.3
     age_weight: float = 0.2
     max_waves: int = 20
     reposition_min_s: float = 60.0

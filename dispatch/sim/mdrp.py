@@ -232,7 +232,8 @@ def mdrp_policy(instance: MdrpInstance, name: str = "service", **overrides: floa
     lateness penalty against the promise included); ``mdrp`` is tuned for the benchmark's
     score alone, the mean click-to-door: no lateness weight (a steep penalty serves the
     oldest orders first, which raises the mean when couriers are short; the age bonus still
-    keeps any order from starving) and more weight on a courier waiting at a restaurant.
+    keeps any order from starving), and the service's weight on a courier waiting at a
+    restaurant (0.3).
 
     Service times are rounded up to an even number of minutes so that the half before and
     the half after each pickup or handover stay whole minutes.
