@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "routing"): ("bench_routing", "store choice and ETA tables against networkx"),
     ("bench", "intake"): ("bench_intake", "order intake through HTTP and PostgreSQL"),
     ("bench", "mdrp"): ("bench_mdrp", "dispatch engine on Grubhub MDRP instances"),
+    ("bench", "round"): ("bench_round", "one dispatch round of the pure engine at growing scale"),
     ("bench", "load"): ("bench_load", "mixed workload against the service"),
 }
 

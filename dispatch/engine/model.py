@@ -12,9 +12,9 @@ engine time there is a whole number of minutes.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class EngineError(ValueError):
@@ -27,6 +27,16 @@ class TravelTime(Protocol):
     """Travel time between two locations, in seconds; ``math.inf`` when unreachable."""
 
     def __call__(self, a: Hashable, b: Hashable, /) -> float: ...
+
+
+class TravelMatrix(TravelTime, Protocol):
+    """A travel-time function that also answers many pairs at once (optional, for speed).
+
+    ``matrix(origins, destinations)`` returns an array of shape (origins, destinations) whose
+    every entry equals ``travel(origin, destination)``.
+    """
+
+    def matrix(self, origins: Sequence[Hashable], destinations: Sequence[Hashable], /) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,15 @@ class CourierState:
 class EnginePolicy:
     """Tuning of one dispatch round; every duration in seconds, weights are unitless.
 
+    Scale: each bundle is offered to its store's ``candidate_couriers`` nearest couriers by
+    arrival and to every courier that has the store among its ``candidate_stores`` nearest
+    (``candidate_couriers`` 0: to every courier). The bundle search evaluates partitions of
+    the open orders; one evaluation of a partition of ``B`` bundles spends ``B`` of
+    ``search_budget`` (and at most ``bundle_search_evals`` evaluations are made), so a
+    round's work is bounded by a count and the plan is the same on any machine. When the
+    caller gives a timer, the search also stops once it has used ``search_time_share`` of
+    ``round_interval_s`` and returns the best plan found so far.
+
     Service model: a courier hands over (or takes) an order half the service time after it
     arrives and leaves the other half after that event, so ``pickup_service_s`` and
     ``dropoff_service_s`` are the full time spent at the store and at the door.
@@ -72,12 +91,12 @@ class EnginePolicy:
     bundle_late_delay_s: float = 600.0
     bundle_demand_factor: float = 1.5
     courier_horizon_s: float = 1200.0
-    lateness_weight: float = 5.0
+    lateness_weight: float = 2.0
     lost_order_penalty_s: float = 36000.0
     lateness_knee_s: float = 600.0
     click_to_door_weight: float = 1.0
     travel_weight: float = 0.3
-    wait_weight: float = 0.1
+    wait_weight: float = 0.3
     age_weight: float = 0.2
     max_waves: int = 20
     reposition_min_s: float = 60.0
@@ -85,6 +104,10 @@ class EnginePolicy:
     bundle_search_evals: int = 40
     reposition_cover_s: float = 1200.0
     plan_courier_weight: float = 0.0
+    candidate_couriers: int = 32
+    candidate_stores: int = 8
+    search_budget: int = 1000
+    search_time_share: float = 0.4
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -101,6 +124,14 @@ class EnginePolicy:
             raise EngineError("EnginePolicy.max_bundle_size must be an integer >= 1")
         if not isinstance(self.bundle_search_evals, int):
             raise EngineError("EnginePolicy.bundle_search_evals must be an integer")
+        if not isinstance(self.candidate_couriers, int):
+            raise EngineError("EnginePolicy.candidate_couriers must be an integer")
+        if not isinstance(self.candidate_stores, int):
+            raise EngineError("EnginePolicy.candidate_stores must be an integer")
+        if not isinstance(self.search_budget, int):
+            raise EngineError("EnginePolicy.search_budget must be an integer")
+        if self.search_time_share > 1:
+            raise EngineError("EnginePolicy.search_time_share must be at most 1")
         if not isinstance(self.max_waves, int) or self.max_waves < 1:
             raise EngineError("EnginePolicy.max_waves must be an integer >= 1")
 
@@ -148,7 +179,8 @@ class Reposition:
 class RoundPlan:
     """The decisions of one round: committed and tentative routes, moves, unservable orders.
 
-    ``unassigned`` lists the open orders no given courier can pick up before its shift ends.
+    ``unassigned`` lists the open orders no given courier can pick up before its shift ends
+    or is worth sending yet (a pickup decades away), and orders whose times are not finite.
     """
 
     routes: tuple[Route, ...]

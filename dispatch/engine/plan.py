@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 from dispatch.engine.assignment import Assignment
 from dispatch.engine.bundles import bundle_target_size, largest_bundle
@@ -28,6 +29,7 @@ def plan_round(
     now: float,
     policy: EnginePolicy,
     hotspots: Mapping[Hashable, float] | None = None,
+    timer: Callable[[], float] | None = None,
 ) -> RoundPlan:
     """Plan one dispatch round.
 
@@ -51,15 +53,23 @@ def plan_round(
     hotspots
         Optional expected demand per location (e.g. recent orders per store); idle couriers
         are sent toward it (``RoundPlan.repositions``).
+    timer
+        Optional monotonic clock in seconds: the bundle search then also stops once it has
+        used ``policy.search_time_share`` of the round interval (the plan is the best found
+        so far). Without it the round's work is bounded by counts only and the result is
+        fully deterministic.
 
     Returns
     -------
     RoundPlan
-        Routes (committed ones first), and the orders no courier can pick up in its shift.
+        Routes (committed ones first), and the orders no courier can (or should yet) take.
     """
     orders = sorted(orders, key=lambda o: o.order_id)
     couriers = sorted(couriers, key=lambda c: c.courier_id)
     _check_unique(orders, couriers)
+    # An order whose times are not numbers cannot be planned; it must not poison the others.
+    unplannable = [o.order_id for o in orders if not _has_finite_times(o)]
+    orders = [o for o in orders if _has_finite_times(o)]
     size = bundle_target_size(orders=orders, couriers=couriers, now=now, policy=policy)
     assignments, leftover = search_bundles(
         orders,
@@ -69,10 +79,11 @@ def plan_round(
         policy=policy,
         target_size=size,
         largest=largest_bundle(couriers, policy),
+        timer=timer,
     )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
-    unassigned = tuple(sorted(o.order_id for b in leftover for o in b.orders))
+    unassigned = tuple(sorted([*unplannable, *(o.order_id for b in leftover for o in b.orders)]))
     moves = plan_repositions(
         couriers=couriers,
         routes=routes,
@@ -112,6 +123,10 @@ def _route(a: Assignment, *, travel: TravelTime, now: float, policy: EnginePolic
         leave_by=timing.leave_by,
         committed=committed,
     )
+
+
+def _has_finite_times(o: OpenOrder) -> bool:
+    return math.isfinite(o.placed_at) and math.isfinite(o.ready_at) and math.isfinite(o.promised_by)
 
 
 def _check_unique(orders: Sequence[OpenOrder], couriers: Sequence[CourierState]) -> None:

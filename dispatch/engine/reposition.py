@@ -8,6 +8,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from dispatch.engine.legs import StoreLegs
 from dispatch.engine.model import CourierState, EnginePolicy, Reposition, Route, TravelTime
 
 
@@ -83,7 +84,11 @@ def plan_repositions(
     places = _slots(hotspots, len(pool))
     if not places:
         return ()
-    cost = np.array([[travel(c.location, p) for p in places] for c in pool], dtype=float)
+    # Places repeat (one slot per share of demand): ask the travel once per distinct place.
+    distinct = list(dict.fromkeys(places))
+    column = {p: j for j, p in enumerate(distinct)}
+    legs = StoreLegs(distinct, travel).matrix([c.location for c in pool])
+    cost = legs[:, [column[p] for p in places]]
     cost = np.where(np.isfinite(cost), cost, 1e12)
     rows, cols = linear_sum_assignment(cost)
     out = []

@@ -11,11 +11,13 @@ cost sees and the per-pair cost matrix does not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from dispatch.engine.assignment import Assignment, assign_bundles
+from dispatch.engine.assignment import Assignment, assign_bundles, courier_view
 from dispatch.engine.bundles import Bundle, build_bundles, make_bundle
+from dispatch.engine.legs import StoreLegs
 from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, TravelTime
+from dispatch.engine.timing import RouteTiming
 
 
 def plan_cost(
@@ -48,15 +50,58 @@ def search_bundles(
     policy: EnginePolicy,
     target_size: int,
     largest: int,
+    timer: Callable[[], float] | None = None,
 ) -> tuple[list[Assignment], list[Bundle]]:
-    """The assignment of the best partition found (see the module docstring)."""
+    """The assignment of the best partition found (see the module docstring).
+
+    The search is anytime: it stops when its count budget is spent (``search_budget``
+    bundle evaluations, at most ``bundle_search_evals`` evaluations) or, when ``timer`` is
+    given, once ``search_time_share`` of the round interval has passed since it started,
+    and returns the best plan so far (the first start is always evaluated).
+
+    Parameters
+    ----------
+    orders, couriers
+        The round's open orders and couriers.
+    travel, now, policy
+        Travel-time function, time of the round, weights and budget.
+    target_size, largest
+        Demand-based and largest bundle size.
+    timer
+        Optional monotonic clock in seconds (the only clock the engine reads, and only to
+        stop early).
+
+    Returns
+    -------
+    (assignments, leftover)
+        As :func:`~dispatch.engine.assignment.assign_bundles`.
+    """
+    legs = StoreLegs(list(dict.fromkeys(o.store_location for o in orders)), travel)
+    first_wave = courier_view(couriers, legs=legs, now=now, policy=policy)
+    timings: dict[tuple[int, object, float], tuple[Bundle, RouteTiming]] = {}
     evals = 0
+    spent = 0
+    started = timer() if timer is not None else 0.0
+    time_limit = policy.search_time_share * policy.round_interval_s
+
+    def affordable(n_bundles: int) -> bool:
+        if evals >= policy.bundle_search_evals or spent + n_bundles > policy.search_budget:
+            return False
+        return timer is None or timer() - started < time_limit
 
     def evaluate(bundles: Sequence[Bundle]) -> tuple[float, list[Assignment], list[Bundle]]:
-        nonlocal evals
+        nonlocal evals, spent
         evals += 1
+        spent += len(bundles)
         assignments, leftover = assign_bundles(
-            bundles, couriers, travel=travel, now=now, policy=policy
+            bundles,
+            couriers,
+            travel=travel,
+            now=now,
+            policy=policy,
+            legs=legs,
+            first_wave=first_wave,
+            timings=timings,
         )
         return plan_cost(assignments, leftover, now=now, policy=policy), assignments, leftover
 
@@ -68,6 +113,8 @@ def search_bundles(
     best_bundles: list[Bundle] = []
     best: tuple[float, list[Assignment], list[Bundle]] | None = None
     for part in starts:
+        if best is not None and not affordable(len(part)):
+            break
         result = evaluate(part)
         if best is None or result[0] < best[0]:
             best, best_bundles = result, list(part)
@@ -76,10 +123,10 @@ def search_bundles(
         return best[1], best[2]
 
     improved = True
-    while improved and evals < policy.bundle_search_evals:
+    while improved and affordable(len(best_bundles)):
         improved = False
         for cand in _neighbours(best_bundles, travel=travel, policy=policy, largest=largest):
-            if evals >= policy.bundle_search_evals:
+            if not affordable(len(cand)):
                 break
             result = evaluate(cand)
             if result[0] < best[0] - 1e-9:
@@ -91,30 +138,30 @@ def search_bundles(
 
 def _neighbours(
     bundles: list[Bundle], *, travel: TravelTime, policy: EnginePolicy, largest: int
-) -> list[list[Bundle]]:
-    out: list[list[Bundle]] = []
-    n = len(bundles)
-    for i in range(n):
-        bi = bundles[i]
-        for j in range(i + 1, n):
+) -> Iterator[list[Bundle]]:
+    """Partitions one move away: merge two bundles of one store, or split one order off."""
+    by_store: dict[str, list[int]] = {}
+    for i, b in enumerate(bundles):
+        by_store.setdefault(b.store_id, []).append(i)
+    for i, bi in enumerate(bundles):
+        for j in by_store[bi.store_id]:
+            if j <= i:
+                continue
             bj = bundles[j]
-            if bi.store_id != bj.store_id or bi.size + bj.size > largest:
+            if bi.size + bj.size > largest:
                 continue
             if abs(bi.ready_at - bj.ready_at) > policy.bundle_ready_gap_s:
                 continue
             merged = make_bundle([*bi.orders, *bj.orders], travel=travel, policy=policy)
-            out.append([*bundles[:i], merged, *bundles[i + 1 : j], *bundles[j + 1 :]])
+            yield [*bundles[:i], merged, *bundles[i + 1 : j], *bundles[j + 1 :]]
     for i, b in enumerate(bundles):
         if b.size < 2:
             continue
         for k in range(b.size):
             rest = [o for m, o in enumerate(b.orders) if m != k]
-            out.append(
-                [
-                    *bundles[:i],
-                    make_bundle(rest, travel=travel, policy=policy),
-                    make_bundle([b.orders[k]], travel=travel, policy=policy),
-                    *bundles[i + 1 :],
-                ]
-            )
-    return out
+            yield [
+                *bundles[:i],
+                make_bundle(rest, travel=travel, policy=policy),
+                make_bundle([b.orders[k]], travel=travel, policy=policy),
+                *bundles[i + 1 :],
+            ]

@@ -61,3 +61,32 @@ def test_bench_load_prints_its_figures_and_loses_nothing(settings, capsys):
     assert summary["server_errors_5xx"] == 0 and summary["lost_orders"] == 0
     assert summary["orders_confirmed"] > 0 and summary["bad_token_slowdown"] > 0
     assert code == 0
+
+
+def test_bench_round_prints_rounds_and_growth_exponent(settings, capsys, tmp_path):
+    from dispatch.commands import bench_round
+
+    tiny = ROOT / "tests" / "data" / "mdrp" / "tiny"
+    code = bench_round.run(arguments(bench_round, "--instance", str(tiny), "--ks", "1,2,4", "--repeats", "2",
+                                     "--synthetic", "0", "--round-cache", str(tmp_path / "round.json")), settings)
+    summary = last_line_json(capsys)
+    assert code == 0 and (tmp_path / "round.json").is_file()
+    rows = summary["rounds"]
+    assert [r["k"] for r in rows] == [1, 2, 4]
+    assert {"k", "open_orders", "couriers", "round_ms_p50", "round_ms_p99", "round_ms_max"} <= set(rows[0])
+    assert [r["open_orders"] for r in rows] == [rows[0]["open_orders"] * k for k in (1, 2, 4)]
+    assert [r["couriers"] for r in rows] == [rows[0]["couriers"] * k for k in (1, 2, 4)]
+    assert all(0 < r["round_ms_p50"] <= r["round_ms_p99"] <= r["round_ms_max"] for r in rows)
+    assert isinstance(summary["growth_exponent"], float)
+
+
+def test_bench_round_synthetic_rounds_on_a_small_network(settings, capsys):
+    from dispatch.commands import bench_round
+
+    network = ROOT / "tests" / "data" / "osm" / "shenzhen-longgang.osm"
+    code = bench_round.run(arguments(bench_round, "--ks", "1,2", "--repeats", "1", "--synthetic", "10",
+                                     "--road-network", str(network)), settings)
+    rows = last_line_json(capsys)["rounds"]
+    assert code == 0
+    assert [(r["source"], r["open_orders"], r["couriers"]) for r in rows] == [
+        ("synthetic", 10, 8), ("synthetic", 20, 15)]

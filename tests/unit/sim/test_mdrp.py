@@ -68,3 +68,36 @@ def test_write_solution_uses_single_spaces_and_no_blank_lines(tmp_path: Path) ->
         text = (tmp_path / name).read_text()
         for line in text.splitlines():
             assert line and line == line.strip() and "\t" not in line and "  " not in line
+
+
+def test_stack_instance_copies_orders_and_couriers_with_mdrplib_ids() -> None:
+    from dispatch.sim.mdrp import stack_instance
+
+    inst = load_instance(TINY)
+    stacked = stack_instance(inst, 3)
+    assert (len(stacked.orders), len(stacked.couriers)) == (90, 15)
+    assert stacked.restaurants == inst.restaurants
+    assert stacked.orders["o31"].placement_time == inst.orders["o1"].placement_time
+    assert stacked.location("o61") == inst.location("o1")
+    assert stacked.couriers["c6"].on_time == inst.couriers["c1"].on_time
+    assert all(k[0] in "oc" and k[1:].isdigit() for k in [*stacked.orders, *stacked.couriers])
+
+
+def test_stacked_tiny_instance_simulates_feasibly(tmp_path: Path) -> None:
+    from dispatch.sim.mdrp import stack_instance
+
+    inst = stack_instance(load_instance(TINY), 2)
+    write_solution(simulate(inst), tmp_path)
+    assert check_solution(inst, tmp_path) == []
+    assert solution_metrics(inst, tmp_path).delivered == 60
+
+
+def test_instance_travel_matrix_equals_the_pair_by_pair_rule() -> None:
+    from dispatch.sim.mdrp import MINUTE_S, InstanceTravel
+
+    inst = load_instance(TINY)
+    travel = InstanceTravel(inst)
+    places = [*inst.orders, *inst.restaurants, *inst.couriers]
+    got = travel.matrix(places, list(inst.restaurants))
+    want = [[inst.travel_minutes(a, b) * MINUTE_S for b in inst.restaurants] for a in places]
+    assert got.tolist() == want

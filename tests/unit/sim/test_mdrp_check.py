@@ -146,3 +146,46 @@ def test_check_solution_catches_layout_the_evaluator_misreads(
 def test_check_solution_reports_a_missing_file(tmp_path: Path) -> None:
     files = {k: v for k, v in VALID.items() if k != COURIERS_FILE}
     assert "[files]" in _tags(check_solution(_instance(), _write(tmp_path, files)))
+
+
+def test_check_solution_flags_an_assignment_given_while_the_courier_is_on_a_trip(tmp_path: Path) -> None:
+    # The second assignment comes at 20, while c1 is still carrying o1 (until 26 + 2).
+    files = _mutated(ASSIGNMENTS_FILE, "5 12 c1 o1 o2\n", "5 12 c1 o1\n20 12 c1 o2\n")
+    violations = check_solution(_instance(), _write(tmp_path, files))
+    assert any(v.startswith("[strict-busy] c1: assignment on line 3 at 20") for v in violations), violations
+
+
+def test_check_solution_flags_a_relocation_during_a_trip_and_one_to_a_door(tmp_path: Path) -> None:
+    files = _mutated(COURIERS_FILE, "c1 28 o1 o2\n", "c1 28 o1 o2\nc1 47 o2 r2\nc2 0 0 o1\nc2 20 o1 r1\n")
+    violations = check_solution(_instance(), _write(tmp_path, files))
+    assert [v for v in violations if v.startswith("[strict-relocate]")] == [
+        "[strict-relocate] c2 relocates at 0 to o1, not a restaurant"
+    ]
+    assert not any(v.startswith("[strict-busy]") for v in violations)  # 47 is after the trip
+    files = _mutated(COURIERS_FILE, "c1 28 o1 o2\n", "c1 28 o1 r2\nc1 40 r2 o2\n")
+    violations = check_solution(_instance(), _write(tmp_path, files))
+    assert any(v.startswith("[strict-busy] c1: relocation to r2 at 28") for v in violations), violations
+
+
+class _WrongTravelInstance(MdrpInstance):
+    __slots__ = ()
+
+    def travel_minutes(self, a: str, b: str) -> int:
+        return 0  # a simulator bug: every trip is instant
+
+
+def test_check_solution_uses_its_own_travel_not_the_instances(tmp_path: Path) -> None:
+    # o1 is 10 minutes from r1: dropping it at 18 after leaving at 14 is impossible.
+    files = _mutated(ORDERS_FILE, "o1 0 10 12 26", "o1 0 10 12 18")
+    inst = _instance()
+    wrong = _WrongTravelInstance(**{f.name: getattr(inst, f.name) for f in dataclasses.fields(inst)})
+    assert wrong.travel_minutes("r1", "o1") == 0
+    assert "[8]" in _tags(check_solution(wrong, _write(tmp_path, files)))
+
+
+def test_judge_solution_counts_failures_next_to_feasibility(tmp_path: Path) -> None:
+    from dispatch.sim.mdrp_check import judge_solution
+
+    verdict = judge_solution(_instance(max_ctd_min=30), _write(tmp_path, VALID))
+    assert (verdict.feasible, verdict.failures_over_max, verdict.max_ctd_min) == (True, 1, 30)
+    assert judge_solution(_instance(), tmp_path).failures_over_max == 0
