@@ -30,9 +30,14 @@ from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.webhooks import PostgresWebhookStore
 from dispatch.round.loop import DispatchLoop
 from dispatch.round.zone_lease import ZoneLease
 from dispatch.services import Services
+from dispatch.webhooks.http_sender import AiohttpSender, SystemResolver
+from dispatch.webhooks.model import RelayPolicy
+from dispatch.webhooks.registry import WebhookRegistry
+from dispatch.webhooks.relay import Relay
 from geo.network import RoadNetwork
 from stores.postgres import PostgresStoreRepository
 from stores.stock_view import StockView
@@ -104,6 +109,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     courier_repo = PostgresCourierRepository(pool)
     lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
     dispatch_state = PostgresDispatchState(pool)
+    webhook_store = PostgresWebhookStore(pool)
+    hooks = settings.webhooks
+    sender = AiohttpSender(allow_private=hooks.allow_private)
     built = Services(
         settings=settings,
         policy=policy,
@@ -154,6 +162,20 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),
+        webhooks=WebhookRegistry(
+            store=webhook_store, resolver=SystemResolver(), allow_private=hooks.allow_private
+        ),
+        relay=Relay(
+            store=webhook_store,
+            sender=sender,
+            clock=clock,
+            observer=metrics,
+            policy=RelayPolicy(
+                timeout_s=hooks.timeout_s,
+                concurrency_per_endpoint=hooks.concurrency_per_endpoint,
+                poll_interval_s=hooks.poll_interval_s,
+            ),
+        ),
     )
     for zone in await dispatch_state.couriers_zones():
         metrics.ensure_zone(zone)
@@ -166,6 +188,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await sender.close()
         await lease.close()
 
 
@@ -181,4 +204,18 @@ async def dispatch_loop(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def webhook_relay(app: web.Application) -> AsyncIterator[None]:
+    """The relay delivers the event log to webhook endpoints (roles all, dispatcher, relay)."""
+    relay = app[SERVICES].relay
+    task = None
+    if app[ROLE] in ("all", "dispatcher", "relay") and app.get(RUN_RELAY, True):
+        task = asyncio.create_task(relay.run_forever(), name="webhook-relay")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 RUN_LOOP: web.AppKey[bool] = web.AppKey("run_loop")
+RUN_RELAY: web.AppKey[bool] = web.AppKey("run_relay")

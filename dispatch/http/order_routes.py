@@ -18,31 +18,8 @@ ORDER_MAX_BYTES = 64 * 1024
 MAX_LINES = 100
 
 
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
 def order_json(order: Order) -> dict:
-    drop_off = {"lat": order.drop_lat, "lon": order.drop_lon} if order.drop_lat is not None else None
-    return {
-        "order_id": order.order_id,
-        "status": order.status.value,
-        "store_id": order.store_id,
-        "zone": order.zone,
-        "courier_id": order.courier_id,
-        "placed_at": _iso(order.placed_at),
-        "promised_by": _iso(order.promised_by),
-        "predicted_delivery_at": _iso(order.predicted_delivery_at),
-        "ready_at": _iso(order.ready_at),
-        "packed_at": _iso(order.packed_at),
-        "picked_up_at": _iso(order.picked_up_at),
-        "delivered_at": _iso(order.delivered_at),
-        "outcome": order.outcome,
-        "failure_reason": order.failure_reason,
-        "events": [e.as_json() for e in order.events],
-        "items": [{"sku": sku, "quantity": qty} for sku, qty in order.lines],
-        "drop_off": drop_off,
-    }
+    return order.as_json()
 
 
 def parse_order(body: dict) -> OrderRequest:

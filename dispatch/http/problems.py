@@ -17,6 +17,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_cancellable": 409,
     "invalid_transition": 409,
     "conflict": 409,
+    "not_retryable": 409,
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "invalid": 422,

@@ -13,7 +13,7 @@ from dispatch.orders.events import Actor
 from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
 from dispatch.orders.model import Order, Placement, PlaceResult
 from dispatch.orders.sla import Outcome, outcome_when_closed
-from dispatch.postgres.order_events import append_events, events_of
+from dispatch.postgres.order_events import append_events, events_of, events_of_many
 from dispatch.postgres.route_closing import close_route_if_empty
 
 RESERVATION_LOST = "FD409"
@@ -47,6 +47,23 @@ def _order(row: asyncpg.Record, lines=(), events=()) -> Order:
         lines=tuple(lines),
         events=tuple(events),
     )
+
+
+async def orders_by_id(conn: asyncpg.Connection | asyncpg.Pool, order_ids: Sequence[str]) -> dict[str, Order]:
+    """Several orders as ``GET`` shows them, in three queries (the webhook relay renders batches)."""
+    ids = list(dict.fromkeys(order_ids))
+    rows = await conn.fetch(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])", ids)
+    lines: dict[str, list[tuple[str, int]]] = {}
+    for r in await conn.fetch(
+        "SELECT order_id, sku, quantity FROM order_lines WHERE order_id = ANY($1::text[])"
+        " ORDER BY order_id, sku",
+        ids,
+    ):
+        lines.setdefault(r["order_id"], []).append((r["sku"], r["quantity"]))
+    events = await events_of_many(conn, ids)
+    return {
+        r["order_id"]: _order(r, lines.get(r["order_id"], ()), events.get(r["order_id"], ())) for r in rows
+    }
 
 
 class PostgresOrderRepository:

@@ -1,0 +1,214 @@
+"""The webhook relay: fan the event log out to endpoints, claim due deliveries, sign, post, record.
+
+At least once: a delivery is marked delivered only after a 2xx; a relay that dies mid-post leaves
+its claim to run out, and another relay (or itself, restarted) posts it again with the same
+``webhook-id``. Per endpoint and order, a delivery is claimed only when no earlier event of the
+order is still pending, so receivers see each order's events in ``sequence`` order; other orders
+flow past a stuck one. Each endpoint has its own bounded number of attempts in flight, so a dead
+endpoint fills only its own slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dispatch.clock import Clock
+from dispatch.webhooks.model import Claimed, Endpoint, RelayPolicy, Result, WebhookState, decide
+from dispatch.webhooks.ports import RelayObserver, Sender, WallClock, WebhookStore
+from dispatch.webhooks.signing import signed_headers
+
+log = logging.getLogger("flashdispatch.webhooks")
+
+ENDPOINTS_REFRESH_S = 1.0
+GAUGES_REFRESH_S = 1.0
+COALESCE_S = 0.005  # after a wake-up, let a few more attempts finish before claiming again
+
+
+def payload(claimed: Claimed) -> bytes:
+    """The body: ``{"type", "timestamp", "data": {"order": <as GET returns it>, "event": …}}``."""
+    event = claimed.event
+    body = {
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat(),
+        "data": {
+            "order": claimed.order.as_json() if claimed.order is not None else None,
+            "event": event.as_json(),
+        },
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True)
+class RelayReport:
+    """What one ``tick`` did."""
+
+    fanned_out: int = 0
+    attempts: int = 0
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        store: WebhookStore,
+        sender: Sender,
+        clock: Clock,
+        observer: RelayObserver,
+        policy: RelayPolicy,
+        rng: random.Random | None = None,
+        wall: WallClock = time.time,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self.observer = observer
+        self.policy = policy
+        self._rng = rng or random.Random()
+        self._wall = wall
+        self._inflight: dict[str, set[asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._endpoints: list[Endpoint] = []
+        self._endpoints_at = float("-inf")
+
+    # one pass, for tests and the demo -------------------------------------------------------
+    async def tick(self) -> RelayReport:
+        """Fan out, then claim and post until nothing is due; waits for every attempt."""
+        report = RelayReport(fanned_out=await self.fan_out())
+        while True:
+            claimed = await self.pump(await self._active_endpoints(refresh=True))
+            await self.drain()
+            report.attempts += claimed
+            if claimed == 0:
+                break
+        await self.refresh_gauges()
+        return report
+
+    async def run_forever(self) -> None:
+        gauges_at = float("-inf")
+        try:
+            while True:
+                try:
+                    await self.fan_out()
+                    await self.pump(await self._active_endpoints())
+                    if time.monotonic() - gauges_at >= GAUGES_REFRESH_S:
+                        gauges_at = time.monotonic()
+                        await self.refresh_gauges()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database is away or a bug: logged, the next pass tries again
+                    log.exception("webhook relay pass failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval_s)
+                if self._wake.is_set():
+                    await asyncio.sleep(COALESCE_S)
+                    self._wake.clear()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop every attempt in flight; their claims run out and another pass posts them again."""
+        tasks = [t for group in self._inflight.values() for t in group]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # the stages ----------------------------------------------------------------------------
+    async def fan_out(self) -> int:
+        total = 0
+        while True:
+            read = await self.store.fan_out(now=self.clock.now(), page=self.policy.fanout_page)
+            total += read
+            if read < self.policy.fanout_page:
+                return total
+
+    async def pump(self, endpoints: list[Endpoint]) -> int:
+        """Claim what each endpoint has due, up to its free slots, and start posting it."""
+        claimed = 0
+        for endpoint in endpoints:
+            running = self._inflight.setdefault(endpoint.webhook_id, set())
+            free = self.policy.concurrency_per_endpoint - len(running)
+            if free <= 0:
+                continue
+            now = self.clock.now()
+            batch = await self.store.claim(
+                endpoint.webhook_id,
+                now=now,
+                limit=free,
+                lease_until=now + timedelta(seconds=self.policy.lease_s),
+            )
+            for item in batch:
+                task = asyncio.create_task(
+                    self._deliver(endpoint, item), name=f"webhook-{item.delivery.delivery_id}"
+                )
+                running.add(task)
+                task.add_done_callback(self._finished(running))
+            claimed += len(batch)
+        return claimed
+
+    async def drain(self) -> None:
+        tasks = [t for group in self._inflight.values() for t in group]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def refresh_gauges(self) -> None:
+        stats = await self.store.stats()
+        lag_s = 0.0
+        if stats.oldest_pending_at is not None:
+            lag_s = max(0.0, (self.clock.now() - stats.oldest_pending_at).total_seconds())
+        self.observer.webhook_outbox_lag(lag_s)
+        self.observer.webhook_endpoints(active=stats.active, disabled=stats.disabled)
+
+    # one attempt ---------------------------------------------------------------------------
+    async def _deliver(self, endpoint: Endpoint, claimed: Claimed) -> None:
+        try:
+            body = payload(claimed)
+            headers = signed_headers(
+                endpoint.secret, msg_id=str(claimed.event.event_id), timestamp=int(self._wall()), body=body
+            )
+            answer = await self.sender.post(
+                endpoint.url, headers=headers, body=body, timeout_s=self.policy.timeout_s
+            )
+            now = self.clock.now()
+            decision = decide(
+                answer, attempts=claimed.delivery.attempts, now=now, policy=self.policy, rng=self._rng
+            )
+            await self.store.record(
+                claimed.delivery,
+                decision.result,
+                now=now,
+                answer=answer,
+                next_attempt_at=decision.next_attempt_at,
+            )
+            if decision.result is Result.GONE:
+                await self.store.disable_endpoint(
+                    endpoint.webhook_id, now=now, reason="the receiver answered 410 Gone"
+                )
+                self._endpoints_at = float("-inf")
+                log.warning("webhook %s disabled: its receiver answered 410 Gone", endpoint.webhook_id)
+            self.observer.webhook_delivery(decision.result)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the claim runs out and the delivery is posted again
+            log.exception("webhook delivery %s failed to complete", claimed.delivery.delivery_id)
+
+    def _finished(self, running: set[asyncio.Task[None]]):
+        def done(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            self._wake.set()
+
+        return done
+
+    async def _active_endpoints(self, *, refresh: bool = False) -> list[Endpoint]:
+        if refresh or time.monotonic() - self._endpoints_at >= ENDPOINTS_REFRESH_S:
+            self._endpoints = [e for e in await self.store.endpoints() if e.state is WebhookState.ACTIVE]
+            self._endpoints_at = time.monotonic()
+        return self._endpoints
