@@ -30,7 +30,7 @@ _DELIVERY_COLUMNS = (
 _FAN_OUT = """
 WITH page AS (
     SELECT event_id, order_id, sequence, type, occurred_at, txid FROM order_events
-     WHERE (txid, event_id) > ($1::xid8, $2::bigint)
+     WHERE (txid, event_id) > ($1::text::xid8, $2::bigint)
        AND txid < pg_snapshot_xmin(pg_current_snapshot())
      ORDER BY txid, event_id LIMIT $3
 ), inserted AS (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,7 +34,7 @@ class GuardedResolver(AbstractResolver):
         try:
             refuse_unless_public(host, [a["host"] for a in answers], allow_private=self._allow_private)
         except WebhookUrlRefused as exc:
-            raise OSError(exc.detail) from None
+            raise OSError(errno.EACCES, exc.detail) from None
         return answers
 
     async def close(self) -> None:

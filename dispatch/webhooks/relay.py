@@ -95,8 +95,9 @@ class Relay:
         try:
             while True:
                 try:
-                    await self.fan_out()
-                    await self.pump(await self._active_endpoints())
+                    fanned = await self.fan_out()
+                    # new events may be for an endpoint created since the last look
+                    await self.pump(await self._active_endpoints(refresh=fanned > 0))
                     if time.monotonic() - gauges_at >= GAUGES_REFRESH_S:
                         gauges_at = time.monotonic()
                         await self.refresh_gauges()

@@ -26,12 +26,13 @@ def bodies(network, node) -> dict[tuple[str, str], dict | None]:
         ("POST", "/v1/couriers/{courier_id}/shift"): {"state": "on", "position": where},
         ("POST", "/v1/couriers/{courier_id}/positions"): {"positions": [where]},
         ("POST", "/v1/couriers/{courier_id}/events"): {"order_id": "o1", "type": "rejected"},
+        ("POST", "/v1/webhooks"): {"url": "https://example.com/hooks"},
     }
 
 
 async def snapshot(db) -> tuple:
     tables = ("orders", "order_events", "order_lines", "routes", "courier_positions", "couriers", "stores",
-              "stock_syncs", "tokens")
+              "stock_syncs", "tokens", "webhook_endpoints", "webhook_deliveries")
     counts = [await db.fetchval(f"SELECT count(*) FROM {t}") for t in tables]
     return (*counts,
             await db.fetchval("SELECT array_agg(on_hand || '/' || reserved ORDER BY sku) FROM stock"),
@@ -64,7 +65,8 @@ async def test_every_endpoint_refuses_the_wrong_caller(client, db, road_network,
     assert (await client.delete(f"/v1/tokens/{revoked['token_id']}", headers=OPERATOR)).status == 200
     victim_token = (await (await client.post("/v1/tokens", json={"role": "courier", "courier_id": "c1"},
                                               headers=OPERATOR)).json())["token_id"]
-    params = {"store_id": "s1", "order_id": "o1", "courier_id": "c1", "token_id": victim_token}
+    params = {"store_id": "s1", "order_id": "o1", "courier_id": "c1", "token_id": victim_token,
+              "webhook_id": "wh_0000000000000000", "delivery_id": "1"}
     writes = bodies(road_network, layout["drop"])
     before = await snapshot(db)
     checked = 0
