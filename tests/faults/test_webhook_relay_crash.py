@@ -28,15 +28,15 @@ async def test_relay_killed_mid_burst_delivers_everything_in_order_after_restart
     try:
         first = spawn(role="relay", name="relay-a", env=RELAY_ENV)
         await first.wait_ready()
-        async with aiohttp.ClientSession() as session:
-            async with session.post(first.url + "/v1/webhooks", json={"url": url}, headers=OPERATOR) as r:
-                assert r.status == 201, await r.text()
-                receiver.secret = (await r.json())["secret"]
+        async with aiohttp.ClientSession() as session, session.post(
+                first.url + "/v1/webhooks", json={"url": url}, headers=OPERATOR) as r:
+            assert r.status == 201, await r.text()
+            receiver.secret = (await r.json())["secret"]
         orders = [f"o{i:03d}" for i in range(ORDERS)]
         await seed_orders(db, orders, at=T0)
 
         async def burst() -> None:
-            for k in range(ROUNDS):
+            for _ in range(ROUNDS):
                 for start in range(0, ORDERS, 100):
                     await append(db, orders[start:start + 100], at=T0)
                     await asyncio.sleep(0.05)
