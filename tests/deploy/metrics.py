@@ -20,6 +20,9 @@ _BASE = {
     "flashdispatch_http_requests_total",
     "flashdispatch_http_unhandled_errors_total",
     "flashdispatch_db_pool_connections",
+    "flashdispatch_webhook_deliveries_total",
+    "flashdispatch_webhook_outbox_lag_seconds",
+    "flashdispatch_webhook_endpoints",
 }
 _HISTOGRAMS = {
     "flashdispatch_delivery_duration_seconds",
