@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "intake"): ("bench_intake", "order intake through HTTP and PostgreSQL"),
     ("bench", "mdrp"): ("bench_mdrp", "dispatch engine on Grubhub MDRP instances"),
     ("bench", "load"): ("bench_load", "mixed workload against the service"),
+    ("bench", "webhooks"): ("bench_webhooks", "the event log delivered to a webhook receiver"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -9,12 +10,12 @@ import asyncpg
 from dispatch.postgres.order_events import events_by_id
 from dispatch.postgres.orders import orders_by_id
 from dispatch.webhooks.model import (
+    Attempt,
     Claimed,
     Delivery,
     DeliveryStatus,
     Endpoint,
     Result,
-    SendResult,
     WebhookState,
 )
 from dispatch.webhooks.ports import OutboxStats
@@ -24,6 +25,12 @@ _DELIVERY_COLUMNS = (
     "delivery_id, webhook_id, event_id, order_id, sequence, event_type, occurred_at, status, attempts,"
     " claims, next_attempt_at, created_at, last_attempt_at, last_status, last_error, delivered_at"
 )
+
+# The outbox's own writes (fan-out, claims, attempt results) do not wait for the WAL flush: a
+# crash of PostgreSQL can only forget the last moments of them, and each one forgotten means a
+# delivery made again (at least once, never lost): a fan-out page is read again (ON CONFLICT
+# keeps one row), a claim is re-made, a result is re-earned by posting again.
+_RELAXED = "SET LOCAL synchronous_commit TO off"
 
 # One page of the event log in visibility order (as GET /v1/events reads it: only transactions
 # older than every running one), copied into a delivery per matching active endpoint.
@@ -162,6 +169,7 @@ class PostgresWebhookStore:
     # the outbox ------------------------------------------------------------------------------
     async def fan_out(self, *, now: datetime, page: int) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_RELAXED)
             await conn.execute(
                 "INSERT INTO webhook_fanout (txid, event_id) VALUES ('0', 0) ON CONFLICT DO NOTHING"
             )
@@ -197,6 +205,7 @@ class PostgresWebhookStore:
     ) -> list[Claimed]:
         async with self._pool.acquire() as conn:
             async with conn.transaction():
+                await conn.execute(_RELAXED)
                 rows = await conn.fetch(_CLAIM, webhook_id, now, limit, lease_until)
             if not rows:
                 return []
@@ -207,37 +216,36 @@ class PostgresWebhookStore:
             Claimed(d, events[d.event_id], orders.get(d.order_id)) for d in deliveries if d.event_id in events
         ]
 
-    async def record(
-        self,
-        delivery: Delivery,
-        result: Result,
-        *,
-        now: datetime,
-        answer: SendResult,
-        next_attempt_at: datetime | None,
-    ) -> None:
-        if result is Result.DELIVERED:
-            # a 2xx is a fact, whoever holds the claim now
-            await self._pool.execute(
-                "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $2, last_status = $3,"
-                " last_error = NULL WHERE delivery_id = $1 AND status = 'pending'",
-                delivery.delivery_id,
-                now,
-                answer.status,
-            )
-            return
-        status = "pending" if result is Result.RETRY else "failed"
-        await self._pool.execute(
-            "UPDATE webhook_deliveries SET status = $3, next_attempt_at = coalesce($4, next_attempt_at),"
-            " last_status = $5, last_error = $6"
-            " WHERE delivery_id = $1 AND claims = $2 AND status = 'pending'",
-            delivery.delivery_id,
-            delivery.claims,
-            status,
-            next_attempt_at,
-            answer.status,
-            answer.error,
-        )
+    async def record(self, attempts: Sequence[Attempt]) -> None:
+        delivered = [a for a in attempts if a.result is Result.DELIVERED]
+        others = [a for a in attempts if a.result is not Result.DELIVERED]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_RELAXED)
+            if delivered:  # a 2xx is a fact, whoever holds the claim now
+                await conn.execute(
+                    "UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = a.at,"
+                    " last_status = a.status, last_error = NULL"
+                    " FROM unnest($1::bigint[], $2::timestamptz[], $3::integer[]) AS a(id, at, status)"
+                    " WHERE d.delivery_id = a.id AND d.status = 'pending'",
+                    [a.delivery.delivery_id for a in delivered],
+                    [a.at for a in delivered],
+                    [a.answer.status for a in delivered],
+                )
+            if others:  # only if no other relay has claimed the delivery since
+                await conn.execute(
+                    "UPDATE webhook_deliveries d SET status = a.status,"
+                    " next_attempt_at = coalesce(a.next_at, d.next_attempt_at),"
+                    " last_status = a.http_status, last_error = a.error"
+                    " FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::timestamptz[], $5::integer[],"
+                    " $6::text[]) AS a(id, claims, status, next_at, http_status, error)"
+                    " WHERE d.delivery_id = a.id AND d.claims = a.claims AND d.status = 'pending'",
+                    [a.delivery.delivery_id for a in others],
+                    [a.delivery.claims for a in others],
+                    ["pending" if a.result is Result.RETRY else "failed" for a in others],
+                    [a.next_attempt_at for a in others],
+                    [a.answer.status for a in others],
+                    [a.answer.error for a in others],
+                )
 
     async def deliveries(
         self, webhook_id: str, *, status: DeliveryStatus | None, limit: int

@@ -30,6 +30,7 @@ class Receipt:
     sequence: int
     type: str
     status: int  # what the receiver answered
+    received_at: datetime  # the receiver's ``now``
     lag_s: float  # receipt time − the event's occurred_at
 
 
@@ -71,6 +72,7 @@ class WebhookReceiver:
         status = await self.answer(payload)
         event = payload["data"]["event"]
         occurred = datetime.fromisoformat(event["occurred_at"])
+        now = self.now()
         self.receipts.append(
             Receipt(
                 webhook_id=request.headers["webhook-id"],
@@ -78,7 +80,8 @@ class WebhookReceiver:
                 sequence=event["sequence"],
                 type=payload["type"],
                 status=status,
-                lag_s=(self.now() - occurred).total_seconds(),
+                received_at=now,
+                lag_s=(now - occurred).total_seconds(),
             )
         )
         return web.Response(status=status, body=json.dumps({"ok": status < 300}).encode())

@@ -120,6 +120,17 @@ class RelayPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt's outcome, to be written: the delivery as claimed, what came back, what next."""
+
+    delivery: Delivery
+    result: Result
+    at: datetime
+    answer: SendResult
+    next_attempt_at: datetime | None = None  # for RETRY
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     result: Result
     next_attempt_at: datetime | None = None  # for RETRY

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from dispatch.webhooks.model import Claimed, Delivery, DeliveryStatus, Endpoint, Result, SendResult
+from dispatch.webhooks.model import Attempt, Claimed, Delivery, DeliveryStatus, Endpoint, Result, SendResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +43,8 @@ class WebhookStore(Protocol):
         still pending (or not yet fanned out); each is held until ``lease_until``."""
         ...
 
-    async def record(
-        self,
-        delivery: Delivery,
-        result: Result,
-        *,
-        now: datetime,
-        answer: SendResult,
-        next_attempt_at: datetime | None,
-    ) -> None:
-        """Write an attempt's outcome, unless another relay has claimed the delivery since."""
+    async def record(self, attempts: Sequence[Attempt]) -> None:
+        """Write attempts' outcomes in one go; a failure is not written over a newer claim."""
         ...
 
     async def deliveries(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dispatch.clock import Clock
-from dispatch.webhooks.model import Claimed, Endpoint, RelayPolicy, Result, WebhookState, decide
+from dispatch.webhooks.model import Attempt, Claimed, Endpoint, RelayPolicy, Result, WebhookState, decide
 from dispatch.webhooks.ports import RelayObserver, Sender, WallClock, WebhookStore
 from dispatch.webhooks.signing import signed_headers
 
@@ -53,6 +53,41 @@ class RelayReport:
     attempts: int = 0
 
 
+class AttemptWriter:
+    """Group commit of attempt results: every attempt that finishes while a write is under way
+    joins the next one (one statement and one commit for many deliveries)."""
+
+    def __init__(self, store: WebhookStore) -> None:
+        self._store = store
+        self._waiting: list[tuple[Attempt, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, attempt: Attempt) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((attempt, done))
+        if self._task is None:
+            self._task = asyncio.create_task(self._flush(), name="webhook-results")
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # attempts finishing in this turn of the loop join
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._store.record([attempt for attempt, _ in batch])
+                except Exception as exc:  # each waiting attempt logs it; their claims run out
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._task = None
+
+
 class Relay:
     def __init__(
         self,
@@ -76,6 +111,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._endpoints: list[Endpoint] = []
         self._endpoints_at = float("-inf")
+        self._writer = AttemptWriter(store)
 
     # one pass, for tests and the demo -------------------------------------------------------
     async def tick(self) -> RelayReport:
@@ -182,12 +218,8 @@ class Relay:
             decision = decide(
                 answer, attempts=claimed.delivery.attempts, now=now, policy=self.policy, rng=self._rng
             )
-            await self.store.record(
-                claimed.delivery,
-                decision.result,
-                now=now,
-                answer=answer,
-                next_attempt_at=decision.next_attempt_at,
+            await self._writer.write(
+                Attempt(claimed.delivery, decision.result, now, answer, decision.next_attempt_at)
             )
             if decision.result is Result.GONE:
                 await self.store.disable_endpoint(

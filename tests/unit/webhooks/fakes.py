@@ -78,19 +78,19 @@ class FakeStore:
             claimed.append(Claimed(d, self.log[d.event_id - 1], None))
         return claimed
 
-    async def record(self, delivery: Delivery, result: Result, *, now: datetime, answer: SendResult,
-                     next_attempt_at: datetime | None) -> None:
-        current = self.rows[delivery.delivery_id]
-        if current.status is not DeliveryStatus.PENDING:
-            return
-        if result is Result.DELIVERED:
-            self.rows[delivery.delivery_id] = dataclasses.replace(
-                current, status=DeliveryStatus.DELIVERED, delivered_at=now, last_status=answer.status)
-        elif current.claims == delivery.claims:
-            self.rows[delivery.delivery_id] = dataclasses.replace(
-                current, status=DeliveryStatus.PENDING if result is Result.RETRY else DeliveryStatus.FAILED,
-                next_attempt_at=next_attempt_at or current.next_attempt_at, last_status=answer.status,
-                last_error=answer.error)
+    async def record(self, attempts) -> None:
+        for a in attempts:
+            current = self.rows[a.delivery.delivery_id]
+            if current.status is not DeliveryStatus.PENDING:
+                continue
+            if a.result is Result.DELIVERED:
+                self.rows[current.delivery_id] = dataclasses.replace(
+                    current, status=DeliveryStatus.DELIVERED, delivered_at=a.at, last_status=a.answer.status)
+            elif current.claims == a.delivery.claims:
+                self.rows[current.delivery_id] = dataclasses.replace(
+                    current, status=DeliveryStatus.PENDING if a.result is Result.RETRY else DeliveryStatus.FAILED,
+                    next_attempt_at=a.next_attempt_at or current.next_attempt_at, last_status=a.answer.status,
+                    last_error=a.answer.error)
 
     async def deliveries(self, webhook_id: str, *, status: DeliveryStatus | None, limit: int) -> list[Delivery]:
         found = [d for d in self.rows.values() if d.webhook_id == webhook_id and (status is None or d.status is status)]
