@@ -69,7 +69,7 @@ class WebhookSettings:
 
     allow_private: bool = False  # tests and the demo post to 127.0.0.1
     timeout_s: float = 10.0
-    concurrency_per_endpoint: int = 16
+    concurrency_per_endpoint: int = 32
     poll_interval_s: float = 0.25
 
     def __post_init__(self) -> None:
@@ -147,7 +147,7 @@ class Settings:
         webhooks = WebhookSettings(
             allow_private=allow_private == "1",
             timeout_s=number("FLASHDISPATCH_WEBHOOK_TIMEOUT_S", 10.0),
-            concurrency_per_endpoint=number("FLASHDISPATCH_WEBHOOK_CONCURRENCY", 16, int),
+            concurrency_per_endpoint=number("FLASHDISPATCH_WEBHOOK_CONCURRENCY", 32, int),
             poll_interval_s=number("FLASHDISPATCH_WEBHOOK_POLL_S", 0.25),
         )
         road = env.get("FLASHDISPATCH_ROAD_NETWORK")

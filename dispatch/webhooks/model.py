@@ -95,7 +95,7 @@ class RelayPolicy:
     """The relay's tuning (FLASHDISPATCH_WEBHOOK_* variables)."""
 
     timeout_s: float = 10.0  # per attempt
-    concurrency_per_endpoint: int = 16  # attempts in flight per endpoint and relay process
+    concurrency_per_endpoint: int = 32  # attempts in flight per endpoint and relay process
     poll_interval_s: float = 0.25
     fanout_page: int = 1000
     retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S

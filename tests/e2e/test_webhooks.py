@@ -323,7 +323,8 @@ async def test_a_dead_endpoint_does_not_delay_a_healthy_one(hooks, db, receiver,
     await seed_orders(db, backlog, at=T0)
     await append(db, backlog, at=T0)
     app = hooks.server.app
-    relay, sender = relay_for(app[POOL], clock, app[METRICS], timeout_s=5.0, poll_interval_s=0.05)
+    relay, sender = relay_for(app[POOL], clock, app[METRICS], timeout_s=5.0, poll_interval_s=0.05,
+                              concurrency_per_endpoint=16)
     task = asyncio.create_task(relay.run_forever())
     try:
         deadline = time.monotonic() + 10

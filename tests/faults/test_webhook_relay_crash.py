@@ -19,6 +19,7 @@ RELAY_ENV = {
     "FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE": "1",
     "FLASHDISPATCH_WEBHOOK_TIMEOUT_S": "1",  # a claim of the dead relay runs out 6 s after it was taken
     "FLASHDISPATCH_WEBHOOK_POLL_S": "0.05",
+    "FLASHDISPATCH_WEBHOOK_CONCURRENCY": "16",
 }
 
 
