@@ -21,7 +21,7 @@ from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.orders.retention import DropoffRetention
 from dispatch.postgres.couriers import PostgresCourierRepository
-from dispatch.postgres.database import create_pool, resolve_database_url
+from dispatch.postgres.database import CONNECTION_ERRORS, create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
@@ -170,6 +170,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             sender=sender,
             clock=clock,
             observer=metrics,
+            transient_errors=CONNECTION_ERRORS,
             policy=RelayPolicy(
                 timeout_s=hooks.timeout_s,
                 concurrency_per_endpoint=hooks.concurrency_per_endpoint,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from dispatch.webhooks.model import Delivery, DeliveryStatus, Endpoint, WebhookS
 from dispatch.webhooks.ports import Resolver, WebhookStore
 from dispatch.webhooks.signing import new_secret
 
+DNS_TIMEOUT_S = 2.0  # a look-up slower than this is left to the check at delivery
 EVENT_TYPES = tuple(t.value for t in EventType if t is not EventType.PLACED)
 
 
@@ -49,8 +51,8 @@ class WebhookRegistry:
         if host.lower().rstrip(".") == "localhost" or host.lower().endswith(".localhost"):
             raise WebhookUrlRefused(f"{host} is a loopback name (set FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE=1)")
         try:
-            addresses = await self.resolver.addresses(host, port)
-        except OSError:
+            addresses = await asyncio.wait_for(self.resolver.addresses(host, port), DNS_TIMEOUT_S)
+        except (OSError, TimeoutError):
             return
         refuse_unless_public(host, addresses, allow_private=False)
 

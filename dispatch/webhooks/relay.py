@@ -99,7 +99,10 @@ class Relay:
         policy: RelayPolicy,
         rng: random.Random | None = None,
         wall: WallClock = time.time,
+        transient_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
+        """``transient_errors``: what the storage raises while the database is away (logged as a
+        warning and retried next pass, not as a bug)."""
         self.store = store
         self.sender = sender
         self.clock = clock
@@ -107,6 +110,7 @@ class Relay:
         self.policy = policy
         self._rng = rng or random.Random()
         self._wall = wall
+        self._transient = transient_errors
         self._inflight: dict[str, set[asyncio.Task[None]]] = {}
         self._wake = asyncio.Event()
         self._endpoints: list[Endpoint] = []
@@ -139,7 +143,11 @@ class Relay:
                         await self.refresh_gauges()
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # the database is away or a bug: logged, the next pass tries again
+                except self._transient as exc:  # the database is away: the next pass tries again
+                    log.warning(
+                        "webhook relay pass skipped, database unavailable: %s: %s", type(exc).__name__, exc
+                    )
+                except Exception:  # a bug: logged, the next pass tries again
                     log.exception("webhook relay pass failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.policy.poll_interval_s)
@@ -230,6 +238,13 @@ class Relay:
             self.observer.webhook_delivery(decision.result)
         except asyncio.CancelledError:
             raise
+        except self._transient as exc:  # the claim runs out and the delivery is posted again
+            log.warning(
+                "webhook delivery %s not recorded, database unavailable: %s: %s",
+                claimed.delivery.delivery_id,
+                type(exc).__name__,
+                exc,
+            )
         except Exception:  # the claim runs out and the delivery is posted again
             log.exception("webhook delivery %s failed to complete", claimed.delivery.delivery_id)
 
