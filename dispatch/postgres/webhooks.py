@@ -57,10 +57,15 @@ SELECT (SELECT count(*) FROM page) AS events,
 """
 
 # The visible head of the log: with no active endpoint the cursor jumps there.
-_HEAD = (
-    "SELECT txid::text AS txid, event_id FROM order_events"
-    " WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid DESC, event_id DESC LIMIT 1"
-)
+_HEAD = """
+SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE state = 'active') AS active,
+       h.txid::text AS txid, h.event_id
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+      SELECT txid, event_id FROM order_events
+       WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY txid DESC, event_id DESC LIMIT 1) h ON true
+"""
 
 # Due deliveries of one endpoint whose order has no earlier event still pending for it, nor an
 # earlier event not yet fanned out (a transaction with an older id can write a later sequence);
@@ -170,19 +175,19 @@ class PostgresWebhookStore:
     async def fan_out(self, *, now: datetime, page: int) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_RELAXED)
-            await conn.execute(
-                "INSERT INTO webhook_fanout (txid, event_id) VALUES ('0', 0) ON CONFLICT DO NOTHING"
-            )
             cursor = await conn.fetchrow(
                 "SELECT txid::text AS txid, event_id FROM webhook_fanout FOR UPDATE SKIP LOCKED"
             )
-            if cursor is None:
-                return 0  # another relay is fanning out right now
-            if not await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE state = 'active')"
-            ):
-                head = await conn.fetchrow(_HEAD)
-                if head is not None and (int(head["txid"]), head["event_id"]) > (
+            if cursor is None:  # another relay is fanning out right now (or the row is new)
+                await conn.execute(
+                    "INSERT INTO webhook_fanout (txid, event_id) SELECT '0', 0"
+                    " WHERE NOT EXISTS (SELECT 1 FROM webhook_fanout) ON CONFLICT DO NOTHING"
+                )
+                return 0
+            # one snapshot: an endpoint created after it hears only of events committed after it
+            head = await conn.fetchrow(_HEAD)
+            if not head["active"]:
+                if head["txid"] is not None and (int(head["txid"]), head["event_id"]) > (
                     int(cursor["txid"]),
                     cursor["event_id"],
                 ):
