@@ -1,8 +1,8 @@
 """`flashdispatch bench webhooks`: the event log delivered to a real receiver by the relay.
 
 Starts the service in this process on 127.0.0.1 over a scratch database (the relay runs in it
-with the default settings, as in ``serve --role all``), and a webhook receiver on 127.0.0.1
-that verifies every delivery with the PyPI ``standardwebhooks`` package. Registers stores and
+with the default settings, as in ``serve --role all``), and a webhook receiver on 127.0.0.1 in
+another process that verifies every delivery with the PyPI ``standardwebhooks`` package. Registers stores and
 one endpoint through the API, then places ``--orders`` orders (``order.reserved``) and cancels
 every other one (``order.cancelled``) from ``--concurrency`` connections, and waits until the
 outbox is empty. Lag is receipt time minus the event's ``occurred_at`` (both wall clock);
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,47 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the outbox to empty"
     )
+
+
+class ReceiverProcess:
+    """``dispatch.sim.webhook_receiver`` in its own process: the relay, not the receiver, is measured."""
+
+    def __init__(self) -> None:
+        self._proc: Any = None  # asyncio.subprocess.Process once started
+
+    async def start(self) -> str:
+        import asyncio
+        import sys
+
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dispatch.sim.webhook_receiver",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return (await self._proc.stdout.readline()).decode().strip()
+
+    def send_secret(self, secret: str) -> None:
+        self._proc.stdin.write(secret.encode() + b"\n")
+
+    async def stop(self):
+        import json
+
+        from dispatch.sim.webhook_receiver import WebhookReceiver, receipt_from_json
+
+        self._proc.stdin.write(b"stop\n")
+        await self._proc.stdin.drain()
+        lines = (await self._proc.stdout.read()).decode().splitlines()
+        await self._proc.wait()
+        return WebhookReceiver(
+            receipts=[receipt_from_json(line) for line in lines[:-1]],
+            signature_failures=json.loads(lines[-1])["signature_failures"],
+        )
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
 
 
 def run(args: argparse.Namespace, settings) -> int:
@@ -66,7 +108,6 @@ async def measure(args: argparse.Namespace, settings) -> dict:
     from dispatch.bench.workloads import order_body
     from dispatch.keys import SERVICES
     from dispatch.orders.events import START
-    from dispatch.sim.webhook_receiver import WebhookReceiver
     from dispatch.webhooks.model import DeliveryStatus
     from geo.loading import load_road_network
 
@@ -77,8 +118,8 @@ async def measure(args: argparse.Namespace, settings) -> dict:
     settings = dataclasses.replace(
         settings, webhooks=dataclasses.replace(settings.webhooks, allow_private=True)
     )
-    receiver = WebhookReceiver()
-    hook_url = await receiver.start()
+    receiver_process = ReceiverProcess()
+    hook_url = await receiver_process.start()
     rng = random.Random(args.seed)
     bodies = [order_body(f"wh-bench-{i:06d}", city, rng, max_lines=2) for i in range(args.orders)]
     placed: list[str] = []
@@ -93,7 +134,7 @@ async def measure(args: argparse.Namespace, settings) -> dict:
                     service.base_url + "/v1/webhooks", json={"url": hook_url}, headers=operator
                 ) as r:
                     created = await r.json()
-                receiver.secret = created["secret"]
+                receiver_process.send_secret(created["secret"])
                 system = {
                     **bearer(
                         await create_token(session, service.base_url, service.operator_token, "order_system")
@@ -144,11 +185,7 @@ async def measure(args: argparse.Namespace, settings) -> dict:
                         cursor = page.next
                         if not page.events:
                             break
-                    if (
-                        events
-                        and receiver.unique_ids() >= events
-                        and (await services.relay.store.stats()).oldest_pending_at is None
-                    ):
+                    if events and (await services.relay.store.stats()).oldest_pending_at is None:
                         drained = True
                         break
                     await asyncio.sleep(0.05)
@@ -162,8 +199,9 @@ async def measure(args: argparse.Namespace, settings) -> dict:
                             created["webhook_id"], status=status, limit=100_000
                         )
                     )
+        receiver = await receiver_process.stop()
     finally:
-        await receiver.stop()
+        receiver_process.kill()
     accepted = receiver.accepted()
     last = max((r.received_at for r in accepted), default=started_at)
     span_s = max((last - started_at).total_seconds(), 1e-9)

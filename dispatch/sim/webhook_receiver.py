@@ -107,3 +107,57 @@ class WebhookReceiver:
             "signature_failures": self.signature_failures,
             "max_lag_s": round(self.max_lag_s(), 3),
         }
+
+
+# A receiver in its own process (``python -m dispatch.sim.webhook_receiver``), so that a benchmark
+# measures the relay rather than the receiver sharing its CPU. Protocol on stdin/stdout: it prints
+# its URL; reads the secret as one line; on the next line (or end of input) it prints every
+# receipt as a JSON line, then ``{"signature_failures": n}``, and exits.
+
+
+def _receipt_json(r: Receipt) -> str:
+    return json.dumps(
+        {
+            "webhook_id": r.webhook_id,
+            "order_id": r.order_id,
+            "sequence": r.sequence,
+            "type": r.type,
+            "status": r.status,
+            "received_at": r.received_at.isoformat(),
+            "lag_s": r.lag_s,
+        }
+    )
+
+
+def receipt_from_json(line: str) -> Receipt:
+    d = json.loads(line)
+    return Receipt(
+        webhook_id=d["webhook_id"],
+        order_id=d["order_id"],
+        sequence=d["sequence"],
+        type=d["type"],
+        status=d["status"],
+        received_at=datetime.fromisoformat(d["received_at"]),
+        lag_s=d["lag_s"],
+    )
+
+
+async def _serve_from_stdin() -> None:
+    import asyncio
+    import sys
+
+    receiver = WebhookReceiver()
+    print(await receiver.start(), flush=True)
+    loop = asyncio.get_running_loop()
+    receiver.secret = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    await receiver.stop()
+    for receipt in receiver.receipts:
+        sys.stdout.write(_receipt_json(receipt) + "\n")
+    print(json.dumps({"signature_failures": receiver.signature_failures}), flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import asyncio
+
+    asyncio.run(_serve_from_stdin())
