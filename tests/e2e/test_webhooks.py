@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -117,30 +116,40 @@ async def test_a_placed_order_arrives_signed_and_verifies_with_standardwebhooks(
     system = await make_token(hooks, "order_system")
     assert (await hooks.post("/v1/orders", json=order("o1", road_network, layout["drop"], milk=1),
                              headers=system)).status == 201
-    report = await services(hooks).relay.tick()
+    relay = services(hooks).relay
+    sent: list[tuple[dict, bytes]] = []
+    real = relay.sender
+
+    class Capture:  # the exact bytes and headers the relay put on the wire
+        async def post(self, url, *, headers, body, timeout_s):
+            sent.append((headers, body))
+            return await real.post(url, headers=headers, body=body, timeout_s=timeout_s)
+
+    relay.sender = Capture()
+    report = await relay.tick()
     assert report.attempts == 1
     assert [(r.order_id, r.sequence, r.type) for r in got.accepted()] == [("o1", 1, "order.reserved")]
     assert got.signature_failures == 0
-    the_order = await (await hooks.get("/v1/orders/o1", headers=system)).json()
     row = await db.fetchrow("SELECT * FROM webhook_deliveries")
     assert row["status"] == "delivered" and row["attempts"] == 1 and row["last_status"] == 204
-    # the body the relay builds, signed the way it signs, against the library's own checks
-
-    body = json.dumps({"type": "order.reserved", "timestamp": the_order["events"][0]["occurred_at"],
-                       "data": {"order": the_order, "event": the_order["events"][0]}}, separators=(",", ":")).encode()
-    headers = signed_headers(created["secret"], msg_id=the_order["events"][0]["event_id"],
-                             timestamp=int(time.time()), body=body)
-    assert Webhook(created["secret"]).verify(body, headers)["data"]["order"] == the_order
-    assert headers["webhook-id"] == str(row["event_id"])
+    (headers, body), = sent
+    assert headers["content-type"] == "application/json" and headers["webhook-id"] == str(row["event_id"])
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60  # wall clock, not the service's
+    assert headers["webhook-signature"].startswith("v1,")
+    payload = Webhook(created["secret"]).verify(body, headers)
+    the_order = await (await hooks.get("/v1/orders/o1", headers=system)).json()
+    assert payload == {"type": "order.reserved", "timestamp": the_order["events"][0]["occurred_at"],
+                       "data": {"order": the_order, "event": the_order["events"][0]}}
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "QUJD" * 11).verify(body, headers)  # a wrong secret
     for i in (0, len(body) // 2, len(body) - 1):
         changed = body[:i] + bytes([body[i] ^ 1]) + body[i + 1:]
         with pytest.raises((WebhookVerificationError, ValueError)):
             Webhook(created["secret"]).verify(changed, headers)  # one byte changed
-    stale = signed_headers(created["secret"], msg_id="1", timestamp=int(time.time()) - 301, body=body)
+    stale = signed_headers(created["secret"], msg_id=headers["webhook-id"], timestamp=int(time.time()) - 301,
+                           body=body)
     with pytest.raises(WebhookVerificationError, match="too old"):
-        Webhook(created["secret"]).verify(body, stale)
+        Webhook(created["secret"]).verify(body, stale)  # correctly signed, 5 min and 1 s ago
 
 
 async def test_receiver_refuses_a_wrong_secret_a_changed_byte_and_an_old_timestamp_from_the_relay(
