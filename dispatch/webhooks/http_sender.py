@@ -68,15 +68,17 @@ def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | 
 class AiohttpSender:
     """One client session for the relay; call ``close`` at shutdown."""
 
-    def __init__(self, *, allow_private: bool, connections: int = 100) -> None:
+    def __init__(self, *, allow_private: bool) -> None:
         self._allow_private = allow_private
-        self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(allow_private=self._allow_private), limit=self._connections
+                # no pool-wide cap: the relay bounds attempts per endpoint, and a shared cap would
+                # let dead endpoints' hanging connections starve a healthy one
+                resolver=GuardedResolver(allow_private=self._allow_private),
+                limit=0,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, headers={"user-agent": USER_AGENT}, auto_decompress=False

@@ -318,28 +318,32 @@ async def test_retry_after_is_honoured(hooks, db, receiver, clock):
 
 
 async def test_a_dead_endpoint_does_not_delay_a_healthy_one(hooks, db, receiver, clock):
-    """One receiver never answers and has a backlog; the healthy one still gets every event within a
-    second of its commit (wall time, generous: the relay polls every 0.05 s here)."""
+    """Four receivers never answer and have a backlog (4 × 32 connections hang, more than any shared
+    connection pool would hold); the healthy one still gets every event within a second of its
+    commit (wall time, generous: the relay polls every 0.05 s here)."""
     never = asyncio.Event()
 
     async def hang(payload):
         await never.wait()
         return 200
 
-    dead, dead_url = await receiver(answer=hang)
-    dead.secret = (await register(hooks, dead_url))["secret"]
+    dead = []
+    for _ in range(4):
+        r, dead_url = await receiver(answer=hang)
+        r.secret = (await register(hooks, dead_url))["secret"]
+        dead.append(r)
     backlog = [f"d{i}" for i in range(200)]
     await seed_orders(db, backlog, at=T0)
     await append(db, backlog, at=T0)
     app = hooks.server.app
     relay, sender = relay_for(app[POOL], clock, app[METRICS], timeout_s=5.0, poll_interval_s=0.05,
-                              concurrency_per_endpoint=16)
+                              concurrency_per_endpoint=32)
     task = asyncio.create_task(relay.run_forever())
     try:
         deadline = time.monotonic() + 10
-        while dead.requests < 16 and time.monotonic() < deadline:
+        while sum(r.requests for r in dead) < 128 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        assert dead.requests == 16  # its slots are full of posts that will time out
+        assert [r.requests for r in dead] == [32] * 4  # their slots are full of posts that will time out
         wall_at: dict[str, float] = {}
 
         async def now_wall(payload):
@@ -362,7 +366,7 @@ async def test_a_dead_endpoint_does_not_delay_a_healthy_one(hooks, db, receiver,
         ids = await db.fetch("SELECT event_id, sequence FROM order_events WHERE order_id LIKE 'h%'")
         delays = [wall_at[str(r["event_id"])] - committed[r["sequence"] - 1] for r in ids]
         assert max(delays) < 1.0, f"healthy endpoint delayed: max {max(delays):.3f} s"
-        assert dead.requests == 16
+        assert [r.requests for r in dead] == [32] * 4
     finally:
         never.set()
         task.cancel()
