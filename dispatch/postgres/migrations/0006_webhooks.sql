@@ -39,6 +39,7 @@ CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, order_i
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_listing ON webhook_deliveries (webhook_id, status, delivery_id);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
+CREATE INDEX webhook_deliveries_oldest ON webhook_deliveries (occurred_at) WHERE status = 'pending';  -- the lag
 
 CREATE TABLE webhook_fanout (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
