@@ -79,29 +79,6 @@ async def events_of(conn: asyncpg.Connection | asyncpg.Pool, order_id: str) -> l
     return [order_event(r) for r in rows]
 
 
-async def events_of_many(
-    conn: asyncpg.Connection | asyncpg.Pool, order_ids: Sequence[str]
-) -> dict[str, list[OrderEvent]]:
-    rows = await conn.fetch(
-        f"SELECT {_EVENT_COLUMNS} FROM order_events WHERE order_id = ANY($1::text[])"
-        " ORDER BY order_id, sequence",
-        list(order_ids),
-    )
-    found: dict[str, list[OrderEvent]] = {}
-    for r in rows:
-        found.setdefault(r["order_id"], []).append(order_event(r))
-    return found
-
-
-async def events_by_id(
-    conn: asyncpg.Connection | asyncpg.Pool, event_ids: Sequence[int]
-) -> dict[int, OrderEvent]:
-    rows = await conn.fetch(
-        f"SELECT {_EVENT_COLUMNS} FROM order_events WHERE event_id = ANY($1::bigint[])", list(event_ids)
-    )
-    return {r["event_id"]: order_event(r) for r in rows}
-
-
 class PostgresEventLog:
     """The events feed: every event in the order it became visible."""
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
 from dispatch.errors import InvalidTransition, NotFound
-from dispatch.orders.events import Actor
+from dispatch.orders.events import Actor, OrderEvent
 from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
 from dispatch.orders.model import Order, Placement, PlaceResult
 from dispatch.orders.sla import Outcome, outcome_when_closed
-from dispatch.postgres.order_events import append_events, events_of, events_of_many
+from dispatch.postgres.order_events import append_events, events_of
 from dispatch.postgres.route_closing import close_route_if_empty
 
 RESERVATION_LOST = "FD409"
@@ -49,21 +49,41 @@ def _order(row: asyncpg.Record, lines=(), events=()) -> Order:
     )
 
 
+# Orders with their lines and events in one query (the relay renders a claimed batch at once).
+_ORDERS_WHOLE = (
+    "SELECT " + ", ".join("o." + c.strip() for c in _ORDER_COLUMNS.split(",")) + ","
+    " (SELECT coalesce(array_agg(l.sku ORDER BY l.sku), '{}') FROM order_lines l"
+    "   WHERE l.order_id = o.order_id) AS line_skus,"
+    " (SELECT coalesce(array_agg(l.quantity ORDER BY l.sku), '{}') FROM order_lines l"
+    "   WHERE l.order_id = o.order_id) AS line_quantities,"
+    " (SELECT coalesce(json_agg(json_build_object('event_id', e.event_id, 'sequence', e.sequence,"
+    "   'type', e.type, 'occurred_at', e.occurred_at, 'actor_type', e.actor_type, 'actor_id', e.actor_id,"
+    "   'reason', e.reason, 'data', e.data) ORDER BY e.sequence), '[]')"
+    "   FROM order_events e WHERE e.order_id = o.order_id) AS events"
+    " FROM orders o WHERE o.order_id = ANY($1::text[])"
+)
+
+
 async def orders_by_id(conn: asyncpg.Connection | asyncpg.Pool, order_ids: Sequence[str]) -> dict[str, Order]:
-    """Several orders as ``GET`` shows them, in three queries (the webhook relay renders batches)."""
-    ids = list(dict.fromkeys(order_ids))
-    rows = await conn.fetch(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])", ids)
-    lines: dict[str, list[tuple[str, int]]] = {}
-    for r in await conn.fetch(
-        "SELECT order_id, sku, quantity FROM order_lines WHERE order_id = ANY($1::text[])"
-        " ORDER BY order_id, sku",
-        ids,
-    ):
-        lines.setdefault(r["order_id"], []).append((r["sku"], r["quantity"]))
-    events = await events_of_many(conn, ids)
-    return {
-        r["order_id"]: _order(r, lines.get(r["order_id"], ()), events.get(r["order_id"], ())) for r in rows
-    }
+    """Several orders as ``GET`` shows them, lines and events included, in one query."""
+    found = {}
+    for r in await conn.fetch(_ORDERS_WHOLE, list(dict.fromkeys(order_ids))):
+        events = [
+            OrderEvent(
+                event_id=e["event_id"],
+                order_id=r["order_id"],
+                sequence=e["sequence"],
+                type=e["type"],
+                occurred_at=datetime.fromisoformat(e["occurred_at"]).astimezone(UTC),
+                actor=Actor(ActorType(e["actor_type"]), e["actor_id"]),
+                reason=e["reason"],
+                data=e["data"],
+            )
+            for e in json.loads(r["events"])
+        ]
+        lines = list(zip(r["line_skus"], r["line_quantities"], strict=True))
+        found[r["order_id"]] = _order(r, lines, events)
+    return found
 
 
 class PostgresOrderRepository:

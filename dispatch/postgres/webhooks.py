@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
-from dispatch.postgres.order_events import events_by_id
+from dispatch.orders.events import Actor, OrderEvent
+from dispatch.orders.lifecycle import ActorType
 from dispatch.postgres.orders import orders_by_id
 from dispatch.webhooks.model import (
     Attempt,
@@ -31,6 +33,8 @@ _DELIVERY_COLUMNS = (
 # delivery made again (at least once, never lost): a fan-out page is read again (ON CONFLICT
 # keeps one row), a claim is re-made, a result is re-earned by posting again.
 _RELAXED = "SET LOCAL synchronous_commit TO off"
+# For single statements outside a transaction; the pool's reset (RESET ALL) undoes it on release.
+_RELAXED_SESSION = "SET synchronous_commit TO off"
 
 # One page of the event log in visibility order (as GET /v1/events reads it: only transactions
 # older than every running one), copied into a delivery per matching active endpoint.
@@ -89,8 +93,10 @@ due AS (
 )
 UPDATE webhook_deliveries d
    SET next_attempt_at = $4, attempts = d.attempts + 1, claims = d.claims + 1, last_attempt_at = $2
-  FROM due WHERE d.delivery_id = due.delivery_id
-RETURNING {", ".join("d." + c.strip() for c in _DELIVERY_COLUMNS.split(","))}
+  FROM due, order_events e
+ WHERE d.delivery_id = due.delivery_id AND e.event_id = d.event_id
+RETURNING {", ".join("d." + c.strip() for c in _DELIVERY_COLUMNS.split(","))},
+          e.actor_type, e.actor_id, e.reason, e.data
 """
 
 
@@ -209,23 +215,33 @@ class PostgresWebhookStore:
         self, webhook_id: str, *, now: datetime, limit: int, lease_until: datetime
     ) -> list[Claimed]:
         async with self._pool.acquire() as conn:
-            async with conn.transaction():
-                await conn.execute(_RELAXED)
-                rows = await conn.fetch(_CLAIM, webhook_id, now, limit, lease_until)
+            await conn.execute(_RELAXED_SESSION)
+            rows = await conn.fetch(_CLAIM, webhook_id, now, limit, lease_until)  # one statement
             if not rows:
                 return []
-            deliveries = sorted((_delivery(r) for r in rows), key=lambda d: d.delivery_id)
-            events = await events_by_id(conn, [d.event_id for d in deliveries])
-            orders = await orders_by_id(conn, [d.order_id for d in deliveries])
-        return [
-            Claimed(d, events[d.event_id], orders.get(d.order_id)) for d in deliveries if d.event_id in events
-        ]
+            rows = sorted(rows, key=lambda r: r["delivery_id"])
+            orders = await orders_by_id(conn, [r["order_id"] for r in rows])
+        claimed = []
+        for row in rows:
+            delivery = _delivery(row)
+            event = OrderEvent(
+                event_id=delivery.event_id,
+                order_id=delivery.order_id,
+                sequence=delivery.sequence,
+                type=delivery.event_type,
+                occurred_at=delivery.occurred_at,
+                actor=Actor(ActorType(row["actor_type"]), row["actor_id"]),
+                reason=row["reason"],
+                data=json.loads(row["data"]),
+            )
+            claimed.append(Claimed(delivery, event, orders.get(delivery.order_id)))
+        return claimed
 
     async def record(self, attempts: Sequence[Attempt]) -> None:
         delivered = [a for a in attempts if a.result is Result.DELIVERED]
         others = [a for a in attempts if a.result is not Result.DELIVERED]
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_RELAXED)
+        async with self._pool.acquire() as conn:
+            await conn.execute(_RELAXED_SESSION)  # each statement below commits on its own
             if delivered:  # a 2xx is a fact, whoever holds the claim now
                 await conn.execute(
                     "UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = a.at,"
