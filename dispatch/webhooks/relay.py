@@ -131,11 +131,15 @@ class Relay:
         return report
 
     async def run_forever(self) -> None:
-        gauges_at = float("-inf")
+        gauges_at = fanned_at = float("-inf")
         try:
             while True:
                 try:
-                    fanned = await self.fan_out()
+                    fanned = 0
+                    # a wake-up means free slots, not new events: fan out once per poll interval
+                    if time.monotonic() - fanned_at >= self.policy.poll_interval_s:
+                        fanned_at = time.monotonic()
+                        fanned = await self.fan_out()
                     # new events may be for an endpoint created since the last look
                     await self.pump(await self._active_endpoints(refresh=fanned > 0))
                     if time.monotonic() - gauges_at >= GAUGES_REFRESH_S:
