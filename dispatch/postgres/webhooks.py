@@ -22,6 +22,7 @@ from dispatch.webhooks.model import (
 )
 from dispatch.webhooks.ports import OutboxStats
 
+ANALYZE_AFTER_ROWS = 500  # deliveries inserted by this process before it checks the statistics
 _ENDPOINT_COLUMNS = "webhook_id, url, event_types, secret, state, created_at, disabled_at, disabled_reason"
 _DELIVERY_COLUMNS = (
     "delivery_id, webhook_id, event_id, order_id, sequence, event_type, occurred_at, status, attempts,"
@@ -138,6 +139,7 @@ def _delivery(row: asyncpg.Record) -> Delivery:
 class PostgresWebhookStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._inserted_since_analyze = 0
 
     # endpoints -------------------------------------------------------------------------------
     async def create_endpoint(self, endpoint: Endpoint) -> None:
@@ -209,7 +211,25 @@ class PostgresWebhookStore:
             await conn.execute(
                 "UPDATE webhook_fanout SET txid = $1::text::xid8, event_id = $2", row["txid"], row["event_id"]
             )
-            return int(row["events"])
+        await self._analyze_if_grown(int(row["deliveries"]))
+        return int(row["events"])
+
+    async def _analyze_if_grown(self, inserted: int) -> None:
+        """Planner statistics for a young outbox. Until the table is first analyzed, PostgreSQL
+        guesses it holds a row or two and may check each order's earlier deliveries through the
+        wrong index — a claim then scans the backlog once per candidate (seen: 0.6 s instead of
+        2 ms at 3,000 pending). Autovacuum gets there within a minute; the relay does not wait:
+        it analyzes whenever the deliveries it inserted outgrow the last statistics."""
+        self._inserted_since_analyze += inserted
+        if self._inserted_since_analyze < ANALYZE_AFTER_ROWS:
+            return
+        async with self._pool.acquire() as conn:
+            estimate = await conn.fetchval(
+                "SELECT reltuples FROM pg_class WHERE oid = 'webhook_deliveries'::regclass"
+            )
+            if estimate is None or estimate < 0 or self._inserted_since_analyze > estimate:
+                await conn.execute("ANALYZE webhook_deliveries")
+        self._inserted_since_analyze = 0
 
     async def claim(
         self, webhook_id: str, *, now: datetime, limit: int, lease_until: datetime

@@ -33,9 +33,13 @@ CREATE TABLE webhook_deliveries (
     delivered_at    timestamptz,
     UNIQUE (webhook_id, event_id)
 );
+-- A queue: rows churn fast, so let autovacuum keep its statistics and dead rows in check early
+-- (the relay also analyzes it while it is young and growing: see PostgresWebhookStore.fan_out).
+ALTER TABLE webhook_deliveries SET (autovacuum_analyze_threshold = 500, autovacuum_analyze_scale_factor = 0.05,
+                                    autovacuum_vacuum_threshold = 500, autovacuum_vacuum_scale_factor = 0.05);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, next_attempt_at)
     WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, order_id, sequence)
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (order_id, webhook_id, sequence)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_listing ON webhook_deliveries (webhook_id, status, delivery_id);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
