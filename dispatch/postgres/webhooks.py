@@ -229,7 +229,7 @@ class PostgresWebhookStore:
             )
             if estimate is None or estimate < 0 or self._inserted_since_analyze > estimate:
                 await conn.execute("ANALYZE webhook_deliveries")
-        self._inserted_since_analyze = 0
+                self._inserted_since_analyze = 0
 
     async def claim(
         self, webhook_id: str, *, now: datetime, limit: int, lease_until: datetime
