@@ -24,7 +24,14 @@ RELAY_ENV = {
 
 
 async def test_relay_killed_mid_burst_delivers_everything_in_order_after_restart(spawn, db):
-    receiver = WebhookReceiver()
+    arrivals: list[str] = []  # every verified delivery as it arrives, before it is answered
+
+    async def slow(payload) -> int:  # a receiver taking 50 ms: the kill lands with posts in flight
+        arrivals.append(payload["data"]["event"]["event_id"])
+        await asyncio.sleep(0.05)
+        return 204
+
+    receiver = WebhookReceiver(answer=slow)
     url = await receiver.start()
     try:
         first = spawn(role="relay", name="relay-a", env=RELAY_ENV)
@@ -60,7 +67,7 @@ async def test_relay_killed_mid_burst_delivers_everything_in_order_after_restart
         await until(lambda: _received(receiver, total), timeout_s=60, what="every event received after restart")
         await asyncio.sleep(0.5)  # anything still in flight lands
 
-        print(f"received at kill: {at_kill}; duplicates: {receiver.duplicates()}")
+        print(f"received at kill: {at_kill}; arrived twice: {len(arrivals) - len(set(arrivals))}")
         assert receiver.signature_failures == 0
         events = {str(r["event_id"]): (r["order_id"], r["sequence"]) for r in
                   await db.fetch("SELECT event_id, order_id, sequence FROM order_events")}
@@ -73,8 +80,10 @@ async def test_relay_killed_mid_burst_delivers_everything_in_order_after_restart
         for order_id, seqs in per_order.items():
             assert seqs == sorted(seqs), (order_id, seqs)  # duplicates repeat a number, never go back
             assert list(dict.fromkeys(seqs)) == list(range(1, ROUNDS + 1)), (order_id, seqs)
-        # only what the killed relay had in flight can arrive twice (16 slots per endpoint)
-        assert receiver.duplicates() <= 16, receiver.duplicates()
+        # what the killed relay had in flight arrived but was never marked: it comes again, and
+        # nothing else does (16 slots per endpoint)
+        again = len(arrivals) - len(set(arrivals))
+        assert 1 <= again <= 16 and receiver.duplicates() <= again, (again, receiver.duplicates())
         assert await db.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'") == 0
     finally:
         await receiver.stop()
