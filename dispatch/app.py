@@ -16,6 +16,7 @@ from dispatch.http import (
     store_routes,
     system_routes,
     token_routes,
+    webhook_routes,
 )
 from dispatch.http.middleware import authenticate, observe, problems
 from dispatch.http.openapi import Endpoint, build_openapi
@@ -39,6 +40,7 @@ def endpoints() -> list[Endpoint]:
         *ops_routes.ENDPOINTS,
         *operator_routes.ENDPOINTS,
         *event_routes.ENDPOINTS,
+        *webhook_routes.ENDPOINTS,
     ]
 
 
@@ -51,10 +53,12 @@ def create_app(
     road_network: RoadNetwork | None = None,
     role: str = "all",
     run_dispatch_loop: bool = True,
+    run_relay: bool = True,
 ) -> web.Application:
     """Build the application. Nothing is connected until the app starts (cleanup contexts).
 
-    ``database_url`` and ``road_network`` let tests and the demo pass what they already have.
+    ``database_url`` and ``road_network`` let tests and the demo pass what they already have;
+    ``run_relay=False`` leaves the webhook relay to the caller (tests call ``relay.tick()``).
     """
     app = web.Application(
         middlewares=[observe, problems, authenticate], client_max_size=CLIENT_MAX_SIZE
@@ -65,6 +69,7 @@ def create_app(
     app[ROLE] = role
     app[RATE_LIMITER] = RateLimiter(settings.rate_limits)
     app[lifecycle.RUN_LOOP] = run_dispatch_loop
+    app[lifecycle.RUN_RELAY] = run_relay
     if database_url:
         app[DATABASE_URL] = database_url
     if road_network is not None:
@@ -74,6 +79,12 @@ def create_app(
         app.router.add_route(ep.method, ep.path, ep.handler, name=ep.handler.__name__)
     app[OPENAPI] = build_openapi(table)
     app.cleanup_ctx.extend(
-        [lifecycle.database, lifecycle.road_network, lifecycle.services, lifecycle.dispatch_loop]
+        [
+            lifecycle.database,
+            lifecycle.road_network,
+            lifecycle.services,
+            lifecycle.dispatch_loop,
+            lifecycle.webhook_relay,
+        ]
     )
     return app

@@ -26,6 +26,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "mdrp"): ("bench_mdrp", "dispatch engine on Grubhub MDRP instances"),
     ("bench", "round"): ("bench_round", "one dispatch round of the pure engine at growing scale"),
     ("bench", "load"): ("bench_load", "mixed workload against the service"),
+    ("bench", "webhooks"): ("bench_webhooks", "the event log delivered to a webhook receiver"),
 }
 
 

@@ -64,3 +64,18 @@ class Unavailable(DispatchError):
 
 class InvalidCursor(DispatchError):
     code = "invalid_cursor"
+
+
+class WebhookUrlRefused(DispatchError):
+    """A webhook URL that is not http(s) or points at a loopback, private or link-local address."""
+
+    code = "invalid"
+
+    def extra(self) -> dict:
+        return {"fields": {"url": self.detail}}
+
+
+class NotRetryable(DispatchError):
+    """A retry of a webhook delivery that has not failed, or whose endpoint is disabled."""
+
+    code = "not_retryable"

@@ -36,11 +36,16 @@ from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.webhooks import PostgresWebhookStore
 from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.postgres.zone_modes import PostgresZoneModes
 from dispatch.round.loop import DispatchLoop, RoundPorts
 from dispatch.round.outlook import LatestOutlook
 from dispatch.services import Services
+from dispatch.webhooks.http_sender import AiohttpSender, SystemResolver
+from dispatch.webhooks.model import RelayPolicy
+from dispatch.webhooks.registry import WebhookRegistry
+from dispatch.webhooks.relay import Relay
 from geo.network import RoadNetwork
 from stores.model import SyncResult
 from stores.postgres import PostgresStoreRepository
@@ -119,6 +124,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     outlook = LatestOutlook()  # the round publishes, intake predicts on it
     zone_service = ZoneModeService(records=PostgresZoneModes(pool), keeper=zone_keeper, metrics=metrics)
     await zone_service.reload()
+    webhook_store = PostgresWebhookStore(pool)
+    hooks = settings.webhooks
+    sender = AiohttpSender(allow_private=hooks.allow_private)
     built = Services(
         settings=settings,
         policy=policy,
@@ -181,6 +189,21 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         ),
         ops=PostgresOpsRepository(pool),
         events=PostgresEventLog(pool),
+        webhooks=WebhookRegistry(
+            store=webhook_store, resolver=SystemResolver(), allow_private=hooks.allow_private
+        ),
+        relay=Relay(
+            store=webhook_store,
+            sender=sender,
+            clock=clock,
+            observer=metrics,
+            transient_errors=CONNECTION_ERRORS,
+            policy=RelayPolicy(
+                timeout_s=hooks.timeout_s,
+                concurrency_per_endpoint=hooks.concurrency_per_endpoint,
+                poll_interval_s=hooks.poll_interval_s,
+            ),
+        ),
     )
     for zone in await dispatch_state.couriers_zones():
         metrics.ensure_zone(zone)
@@ -193,6 +216,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await sender.close()
         await lease.close()
 
 
@@ -208,4 +232,18 @@ async def dispatch_loop(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def webhook_relay(app: web.Application) -> AsyncIterator[None]:
+    """The relay delivers the event log to webhook endpoints (roles all, dispatcher, relay)."""
+    relay = app[SERVICES].relay
+    task = None
+    if app[ROLE] in ("all", "dispatcher", "relay") and app.get(RUN_RELAY, True):
+        task = asyncio.create_task(relay.run_forever(), name="webhook-relay")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 RUN_LOOP: web.AppKey[bool] = web.AppKey("run_loop")
+RUN_RELAY: web.AppKey[bool] = web.AppKey("run_relay")

@@ -20,6 +20,8 @@ HTTP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 OUTCOMES = ("on_time", "late", "cancelled", "failed")
 STAGES = tuple(values(IN_DISPATCH))
 OPERATOR_ACTIONS = ("hold", "release", "reassign", "store_status", "zone_mode", "zone_mode_cleared")
+WEBHOOK_RESULTS = ("delivered", "retry", "failed", "gone")
+WEBHOOK_STATES = ("active", "disabled")
 
 
 class Metrics:
@@ -131,6 +133,24 @@ class Metrics:
         self.db_pool = Gauge(
             p + "db_pool_connections", "Database pool connections.", ["state"], registry=registry
         )
+        self.webhook_deliveries = Counter(
+            p + "webhook_deliveries",
+            "Webhook delivery attempts by result (delivered, retry, failed, gone).",
+            ["result"],
+            registry=registry,
+        )
+        self.webhook_lag_gauge = Gauge(
+            p + "webhook_outbox_lag_seconds",
+            "Age of the oldest event not yet delivered to an active webhook endpoint.",
+            registry=registry,
+        )
+        self.webhook_endpoints_gauge = Gauge(
+            p + "webhook_endpoints", "Webhook endpoints by state.", ["state"], registry=registry
+        )
+        for result in WEBHOOK_RESULTS:
+            self.webhook_deliveries.labels(result)
+        for state in WEBHOOK_STATES:
+            self.webhook_endpoints_gauge.labels(state)
         for kind in ("snapshot", "delta"):
             for result in ("applied", "stale", "rejected"):
                 self.stock_syncs.labels(kind, result)
@@ -272,3 +292,14 @@ class Metrics:
     def delivered(self, zone: str, delivery_s: float) -> None:
         self.ensure_zone(zone)
         self.delivery_duration.labels(zone).observe(delivery_s)
+
+    # webhook relay observer ----------------------------------------------------------------
+    def webhook_delivery(self, result: str) -> None:
+        self.webhook_deliveries.labels(str(result)).inc()
+
+    def webhook_outbox_lag(self, seconds: float) -> None:
+        self.webhook_lag_gauge.set(seconds)
+
+    def webhook_endpoints(self, *, active: int, disabled: int) -> None:
+        self.webhook_endpoints_gauge.labels("active").set(active)
+        self.webhook_endpoints_gauge.labels("disabled").set(disabled)

@@ -24,6 +24,8 @@ from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
 from dispatch.round.loop import DispatchLoop
 from dispatch.settings import Policy, Settings
+from dispatch.webhooks.registry import WebhookRegistry
+from dispatch.webhooks.relay import Relay
 from stores.stock_view import StockView
 
 
@@ -50,6 +52,8 @@ class Services:
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository
     events: PostgresEventLog
+    webhooks: WebhookRegistry
+    relay: Relay
 
     def refresh_gauges(self) -> None:
         """Gauges read at scrape time (pool use)."""

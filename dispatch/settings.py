@@ -88,6 +88,24 @@ class RateLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """FLASHDISPATCH_WEBHOOK_*: the SSRF guard's switch and the relay's tuning."""
+
+    allow_private: bool = False  # tests and the demo post to 127.0.0.1
+    timeout_s: float = 10.0
+    concurrency_per_endpoint: int = 32
+    poll_interval_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise SettingsError("FLASHDISPATCH_WEBHOOK_TIMEOUT_S must be positive")
+        if self.concurrency_per_endpoint < 1:
+            raise SettingsError("FLASHDISPATCH_WEBHOOK_CONCURRENCY must be at least 1")
+        if self.poll_interval_s <= 0:
+            raise SettingsError("FLASHDISPATCH_WEBHOOK_POLL_S must be positive")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process needs from its environment."""
 
@@ -104,6 +122,7 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     log_requests: str = "errors"  # errors (4xx/5xx and slow) | all | none
     slow_request_s: float = 1.0
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -152,6 +171,15 @@ class Settings:
             raise SettingsError(
                 f"FLASHDISPATCH_LOG_REQUESTS={log_requests!r} must be errors, all or none"
             )
+        allow_private = env.get("FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE") or "0"
+        if allow_private not in ("0", "1"):
+            raise SettingsError(f"FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE={allow_private!r} must be 0 or 1")
+        webhooks = WebhookSettings(
+            allow_private=allow_private == "1",
+            timeout_s=number("FLASHDISPATCH_WEBHOOK_TIMEOUT_S", 10.0),
+            concurrency_per_endpoint=number("FLASHDISPATCH_WEBHOOK_CONCURRENCY", 32, int),
+            poll_interval_s=number("FLASHDISPATCH_WEBHOOK_POLL_S", 0.25),
+        )
         road = env.get("FLASHDISPATCH_ROAD_NETWORK")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
@@ -167,4 +195,5 @@ class Settings:
             rate_limits=rates,
             log_requests=log_requests,
             slow_request_s=number("FLASHDISPATCH_SLOW_REQUEST_S", 1.0),
+            webhooks=webhooks,
         )

@@ -27,7 +27,7 @@ T0 = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 TABLES = (
     "order_events, order_lines, orders, routes, courier_positions, couriers, stock_syncs, stock,"
-    " stores, tokens, zone_modes, operator_actions"
+    " stores, tokens, zone_modes, operator_actions, webhook_endpoints, webhook_deliveries"
 )
 
 
@@ -103,7 +103,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(aiohttp_client, db, database_url, road_network, clock, settings):
-    """A real HTTP client (127.0.0.1) on a fresh app over the emptied database; no loop task."""
+    """A real HTTP client (127.0.0.1) on a fresh app over the emptied database; no loop or relay task."""
     app = create_app(
         settings,
         clock=clock,
@@ -111,6 +111,7 @@ async def client(aiohttp_client, db, database_url, road_network, clock, settings
         database_url=database_url,
         road_network=road_network,
         run_dispatch_loop=False,
+        run_relay=False,
     )
     return await aiohttp_client(app)
 

@@ -565,6 +565,46 @@ def operations_dashboard() -> db.Dashboard:
                 line_at=(60, "red"),
             )
         )
+        .with_row(db.Row("Webhook delivery").id(ids()))
+        .with_panel(
+            series_panel(
+                ids,
+                "Webhook outbox lag",
+                [("max(flashdispatch_webhook_outbox_lag_seconds)", "oldest undelivered event")],
+                description="Age of the oldest order event not yet delivered to an active webhook "
+                "endpoint. Above 5 minutes pages (FlashDispatchWebhookLag).",
+                unit="s",
+                width=8,
+                line_at=(300, "red"),
+            )
+        )
+        .with_panel(
+            series_panel(
+                ids,
+                "Webhook deliveries by result",
+                [
+                    (
+                        "sum by (result) (rate(flashdispatch_webhook_deliveries_total[$__rate_interval]))",
+                        "{{result}}",
+                    )
+                ],
+                description="Delivery attempts per second: delivered (2xx), retry (failed, "
+                "another attempt scheduled), failed (schedule used up), gone (410: endpoint disabled).",
+                unit="reqps",
+                width=8,
+                stacked=True,
+            )
+        )
+        .with_panel(
+            series_panel(
+                ids,
+                "Webhook endpoints",
+                [("max by (state) (flashdispatch_webhook_endpoints)", "{{state}}")],
+                description="Registered webhook endpoints by state; disabled ones answered 410 Gone.",
+                unit="short",
+                width=8,
+            )
+        )
     )
 
 

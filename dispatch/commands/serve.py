@@ -1,4 +1,4 @@
-"""`flashdispatch serve`: run the HTTP API and/or the dispatch loop."""
+"""`flashdispatch serve`: run the HTTP API, the dispatch loop and/or the webhook relay."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dispatch.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--role", choices=("all", "api", "dispatcher"), default="all",
-                        help="api: HTTP only; dispatcher: the dispatch loop (plus health and metrics)")
+    parser.add_argument("--role", choices=("all", "api", "dispatcher", "relay"), default="all",
+                        help="api: HTTP only; dispatcher: the dispatch loop and the webhook relay;"
+                        " relay: only the webhook relay (each plus health and metrics)")
     parser.add_argument("--host", help="listen address (default FLASHDISPATCH_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default FLASHDISPATCH_PORT or 8080)")
     parser.add_argument("--road-network", type=Path, help="road network file (.graphml, .osm, .osm.bz2)")

@@ -19,6 +19,8 @@ from dispatch.http.fields import (
     identifier,
     location,
 )
+from dispatch.webhooks.address_guard import MAX_URL_LENGTH
+from dispatch.webhooks.registry import EVENT_TYPES as WEBHOOK_EVENT_TYPES
 from stores.model import DAYS
 
 MAX_ID_LENGTH: Final = 128
@@ -260,5 +262,25 @@ ZONE_MODE: Final = Obj(
         Field("closed_area", POLYGON, required=False),
         Field("on_overload", Choice(("accept", "extend", "refuse")), required=False, default="accept"),
         Field("until", UNTIL, required=False),
+    )
+)
+
+# Webhooks (DESIGN.md section 13) ------------------------------------------------------------
+WEBHOOK_CREATE: Final = Obj(
+    (
+        Field(
+            "url",
+            Text(
+                max_length=MAX_URL_LENGTH,
+                description="http(s); loopback, private and link-local hosts are refused (422) unless the"
+                " service allows them",
+                example="https://orders.example.com/flashdispatch",
+            ),
+        ),
+        Field(
+            "event_types",
+            Array(Choice(WEBHOOK_EVENT_TYPES), max_items=len(WEBHOOK_EVENT_TYPES)),
+            required=False,
+        ),
     )
 )

@@ -13,7 +13,6 @@ from dispatch.http.auth import require_role, require_store
 from dispatch.http.fields import path_id, raise_if_invalid
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
-from dispatch.http.times import iso
 from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
@@ -23,31 +22,8 @@ from dispatch.settings import Policy
 ORDER_MAX_BYTES = 64 * 1024
 
 
-
 def order_json(order: Order) -> dict:
-    drop_off = {"lat": order.drop_lat, "lon": order.drop_lon} if order.drop_lat is not None else None
-    return {
-        "order_id": order.order_id,
-        "status": order.status.value,
-        "store_id": order.store_id,
-        "zone": order.zone,
-        "courier_id": order.courier_id,
-        "placed_at": iso(order.placed_at),
-        "promised_by": iso(order.promised_by),
-        "predicted_delivery_at": iso(order.predicted_delivery_at),
-        "ready_at": iso(order.ready_at),
-        "packed_at": iso(order.packed_at),
-        "picked_up_at": iso(order.picked_up_at),
-        "delivered_at": iso(order.delivered_at),
-        "outcome": order.outcome,
-        "failure_reason": order.failure_reason,
-        "held_until": iso(order.held_until),
-        "pinned_courier_id": order.pinned_courier_id,
-        "promise_extension_minutes": order.promise_extension_minutes,
-        "events": [e.as_json() for e in order.events],
-        "items": [{"sku": sku, "quantity": qty} for sku, qty in order.lines],
-        "drop_off": drop_off,
-    }
+    return order.as_json()
 
 
 def parse_order(body: dict) -> OrderRequest:

@@ -20,6 +20,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_transition": 409,
     "conflict": 409,
     "over_capacity": 409,
+    "not_retryable": 409,
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "invalid": 422,

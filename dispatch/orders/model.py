@@ -59,6 +59,36 @@ class Order:
     pinned_courier_id: str | None = None  # an operator asked for this courier
     promise_extension_minutes: int = 0  # what a zone mode added to the half-hour promise
 
+    def as_json(self) -> dict:
+        """The order as ``GET /v1/orders/{id}`` returns it (also the ``order`` of every webhook)."""
+        drop_off = {"lat": self.drop_lat, "lon": self.drop_lon} if self.drop_lat is not None else None
+        return {
+            "order_id": self.order_id,
+            "status": self.status.value,
+            "store_id": self.store_id,
+            "zone": self.zone,
+            "courier_id": self.courier_id,
+            "placed_at": _iso(self.placed_at),
+            "promised_by": _iso(self.promised_by),
+            "predicted_delivery_at": _iso(self.predicted_delivery_at),
+            "ready_at": _iso(self.ready_at),
+            "packed_at": _iso(self.packed_at),
+            "picked_up_at": _iso(self.picked_up_at),
+            "delivered_at": _iso(self.delivered_at),
+            "outcome": self.outcome,
+            "failure_reason": self.failure_reason,
+            "held_until": _iso(self.held_until),
+            "pinned_courier_id": self.pinned_courier_id,
+            "promise_extension_minutes": self.promise_extension_minutes,
+            "events": [e.as_json() for e in self.events],
+            "items": [{"sku": sku, "quantity": qty} for sku, qty in self.lines],
+            "drop_off": drop_off,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class PlaceResult:

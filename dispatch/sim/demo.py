@@ -21,6 +21,7 @@ from dispatch.postgres.scratch import create_database
 from dispatch.sim.city import DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
 from dispatch.sim.demo_runner import DemoRunner
+from dispatch.sim.webhook_receiver import WebhookReceiver
 
 DEMO_DATABASE = "flashdispatch_demo"
 
@@ -54,8 +55,11 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
         settings,
         operator_token=operator_secret,
         policy=dataclasses.replace(settings.policy, dispatch_interval_s=config.tick_s),
+        webhooks=dataclasses.replace(settings.webhooks, allow_private=True),  # the receiver is on 127.0.0.1
     )
     clock = VirtualClock(start_time(config))
+    receiver = WebhookReceiver(now=clock.now)  # lag in simulated time, like the rest of the report
+    hook_url = await receiver.start()
     app = create_app(
         settings,
         clock=clock,
@@ -71,23 +75,31 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
     port = runner.addresses[0][1]
     base = f"http://127.0.0.1:{port}"
     say(f"service: {base}   metrics: {base}/metrics   (virtual clock, dispatch in lockstep)")
+    operator = {"Authorization": f"Bearer {operator_secret}"}
     try:
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(base + "/v1/webhooks", json={"url": hook_url}, headers=operator) as r:
+                receiver.secret = (await r.json())["secret"]
+            say(f"webhook receiver: {hook_url} (verifies every delivery with the PyPI standardwebhooks)")
             demo = DemoRunner(
                 city=city,
                 session=session,
                 base_url=base,
-                operator={"Authorization": f"Bearer {operator_secret}"},
+                operator=operator,
                 clock=clock,
                 dispatch_round=app[SERVICES].dispatcher.tick,
                 speed=args.speed,
                 progress=say,
             )
             result = await demo.run(network)
+        drained = await drain_webhooks(app, timeout_s=120)
     finally:
         await runner.cleanup()
+        await receiver.stop()
     figures = summarize(result)
+    figures.update({f"webhook_{k}": v for k, v in receiver.summary().items()})
+    figures["webhook_drained"] = drained
     figures["total_wall_seconds"] = round(time.perf_counter() - wall, 1)
     if figures_out is not None:
         figures_out.update(figures)
@@ -96,6 +108,9 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
     out = Path(args.out)
     files = write_report(result, figures, out, network=network, city=city)
     print(f"report and charts: {', '.join(str(f) for f in files)}")
+    if not drained or figures["webhook_signature_failures"]:
+        print("FAILED: the webhook receiver did not get every event, or a signature failed", file=sys.stderr)
+        return 1
     if not figures["all_accounted"]:
         print("FAILED: some order is neither delivered, cancelled nor failed", file=sys.stderr)
         return 1
@@ -103,3 +118,17 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
         print("SLO MISSED: fewer than 95% of orders were on time", file=sys.stderr)
         return 3
     return 0
+
+
+async def drain_webhooks(app: web.Application, *, timeout_s: float) -> bool:
+    """Wait until the relay has nothing pending (every event delivered); False on timeout."""
+    import asyncio
+
+    relay = app[SERVICES].relay
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        await relay.fan_out()
+        if (await relay.store.stats()).oldest_pending_at is None:
+            return True
+        await asyncio.sleep(0.1)
+    return False

@@ -126,6 +126,14 @@ def format_report(figures: dict) -> str:
         f"simulated {figures['simulated_minutes']} min in {figures['wall_seconds']} s wall, "
         f"{figures['http_requests']} HTTP requests",
     ]
+    if "webhook_events_received" in figures:
+        lines += [
+            f"webhook events received {figures['webhook_events_received']:>8}"
+            "   (the receiver verifies each with standardwebhooks)",
+            f"  duplicates            {figures['webhook_duplicates']:>8}",
+            f"  signature failures    {figures['webhook_signature_failures']:>8}",
+            f"  max lag               {figures['webhook_max_lag_s']:>8} s (simulated)",
+        ]
     if figures["failure_reasons"]:
         lines.append(
             "failure reasons: " + ", ".join(f"{k}: {v}" for k, v in figures["failure_reasons"].items())

@@ -52,7 +52,8 @@ def test_promtool_check_rules_accepts_rule_file(promtool: str, path: Path) -> No
 
 def test_rule_unit_tests_exist_for_each_behaviour() -> None:
     names = {path.name for path in TEST_FILES}
-    assert {"recording_test.yml", "slo_burn_test.yml", "ticket_test.yml", "operations_test.yml"} <= names
+    assert {"recording_test.yml", "slo_burn_test.yml", "ticket_test.yml", "operations_test.yml",
+            "webhooks_test.yml"} <= names
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)

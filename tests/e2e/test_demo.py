@@ -15,7 +15,7 @@ from dispatch.settings import Settings
 from dispatch.sim.city import DemoConfig, build_city
 from dispatch.sim.demo import run_demo
 
-VOLATILE = {"wall_seconds", "total_wall_seconds"}
+VOLATILE = {"wall_seconds", "total_wall_seconds", "webhook_max_lag_s", "webhook_duplicates"}
 
 
 def small_city(out) -> argparse.Namespace:
@@ -74,6 +74,10 @@ async def test_small_demo_accounts_for_every_order_through_the_api(demo_settings
         assert await conn.fetchval("SELECT count(DISTINCT courier_id) FROM courier_positions") == args.couriers
         assert await conn.fetchval("SELECT count(*) FROM orders WHERE status IN ('reserved', 'assigned', 'picked_up')") == 0
         assert await conn.fetchval("SELECT coalesce(sum(reserved), 0) FROM stock") == 0
+        # the demo's receiver (standardwebhooks) got every event of the log, each signature good
+        assert figures["webhook_events_received"] == await conn.fetchval("SELECT count(*) FROM order_events")
+        assert figures["webhook_signature_failures"] == 0 and figures["webhook_drained"]
+        assert await conn.fetchval("SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'") == 0
     finally:
         await conn.close()
         admin = await asyncpg.connect(demo_settings.database_url)

@@ -31,12 +31,13 @@ def bodies(network, node) -> dict[tuple[str, str], dict | None]:
         ("POST", "/v1/orders/{order_id}/reassign"): {"courier_id": "c1", "reason": "forbidden move"},
         ("PUT", "/v1/stores/{store_id}/status"): {"status": "paused", "reason": "forbidden pause"},
         ("PUT", "/v1/zones/{zone}/mode"): {"closed": True, "reason": "forbidden closure"},
+        ("POST", "/v1/webhooks"): {"url": "https://example.com/hooks"},
     }
 
 
 async def snapshot(db) -> tuple:
     tables = ("orders", "order_events", "order_lines", "routes", "courier_positions", "couriers", "stores",
-              "stock_syncs", "tokens", "zone_modes", "operator_actions")
+              "stock_syncs", "tokens", "zone_modes", "operator_actions", "webhook_endpoints", "webhook_deliveries")
     counts = [await db.fetchval(f"SELECT count(*) FROM {t}") for t in tables]
     return (*counts,
             await db.fetchval("SELECT array_agg(on_hand || '/' || reserved ORDER BY sku) FROM stock"),
@@ -69,7 +70,8 @@ async def test_every_endpoint_refuses_the_wrong_caller(client, db, road_network,
     assert (await client.delete(f"/v1/tokens/{revoked['token_id']}", headers=OPERATOR)).status == 200
     victim_token = (await (await client.post("/v1/tokens", json={"role": "courier", "courier_id": "c1"},
                                               headers=OPERATOR)).json())["token_id"]
-    params = {"store_id": "s1", "order_id": "o1", "courier_id": "c1", "token_id": victim_token, "zone": "nanshan"}
+    params = {"store_id": "s1", "order_id": "o1", "courier_id": "c1", "token_id": victim_token, "zone": "nanshan",
+              "webhook_id": "wh_0000000000000000", "delivery_id": "1"}
     writes = bodies(road_network, layout["drop"])
     before = await snapshot(db)
     checked = 0

@@ -30,6 +30,7 @@ BODIES_EXPECTED = {
     "POST /v1/couriers/{courier_id}/positions",
     "POST /v1/couriers/{courier_id}/events",
     "POST /v1/tokens",
+    "POST /v1/webhooks",
     "POST /v1/orders/{order_id}/hold",
     "POST /v1/orders/{order_id}/release",
     "POST /v1/orders/{order_id}/reassign",
