@@ -7,8 +7,10 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
 from aiohttp import web
 
 from dispatch.access.authenticator import TokenAuthenticator
@@ -20,6 +22,7 @@ from dispatch.catalog.zone_service import ZoneModeService
 from dispatch.catalog.zones import ZoneModeKeeper
 from dispatch.couriers.flow import CourierFlow
 from dispatch.keys import CLOCK, DATABASE_URL, METRICS, POOL, ROLE, SERVICES, SETTINGS
+from dispatch.metrics import Metrics
 from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
@@ -83,131 +86,130 @@ async def road_network(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def services(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    policy = settings.policy
-    pool = app[POOL]
-    clock = app[CLOCK]
-    metrics = app[METRICS]
-    tokens = PostgresTokenRepository(pool)
-    if settings.operator_token:
-        await tokens.ensure_static(settings.operator_token, role=Role.OPERATOR, now=clock.now())
-    store_repo = PostgresStoreRepository(pool)
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    """The stores in memory: the catalog, the availability view, registration and stock sync."""
+
+    keeper: CatalogKeeper
+    stock_view: StockView
+    stores: StoreService
+    repository: PostgresStoreRepository
+
+
+async def _catalog(app: web.Application, pool: asyncpg.Pool, metrics: Metrics) -> _Catalog:
+    policy = app[SETTINGS].policy
+    repository = PostgresStoreRepository(pool)
     keeper = CatalogKeeper(app[NETWORK], max_snap_m=policy.max_snap_m, cutoff_s=policy.table_cutoff_s)
     stock_view = StockView()
-    for store_id, levels in (await store_repo.load_availability()).items():
+    for store_id, levels in (await repository.load_availability()).items():
         stock_view.replace_store(store_id, levels)
-    await keeper.rebuild(store_repo.list_stores)
+    await keeper.rebuild(repository.list_stores)
     for zone in keeper.current.zones():
         metrics.ensure_zone(zone)
     stores = StoreService(
-        repository=store_repo,
+        repository=repository,
         keeper=keeper,
         stock_view=stock_view,
         metrics=metrics,
         max_snap_m=policy.max_snap_m,
         statuses=PostgresStoreStatus(pool),
     )
+    return _Catalog(keeper, stock_view, stores, repository)
+
+
+def _dispatcher(
+    app: web.Application, catalog: _Catalog, *, load: StoreLoad, lease: ZoneLease,
+    holds: PostgresOrderActions, zones: ZoneModeService, outlook: LatestOutlook,
+) -> DispatchLoop:  # fmt: skip
+    """The dispatch loop over its ports (each a PostgreSQL adapter or an in-memory service)."""
+    pool, policy = app[POOL], app[SETTINGS].policy
+    ports = RoundPorts(
+        state=PostgresDispatchState(pool),
+        couriers=PostgresCourierRepository(pool),
+        lease=lease,
+        retention=DropoffRetention(
+            PostgresRetentionRepository(pool),
+            retention_days=policy.dropoff_retention_days,
+            interval_s=policy.retention_interval_s,
+        ),
+        holds=holds,
+        store_statuses=catalog.stores,
+        zone_modes=zones,
+        load_stores=catalog.repository.list_stores,
+        transient_errors=CONNECTION_ERRORS,
+    )
+    return DispatchLoop(
+        ports, keeper=catalog.keeper, load=load, clock=app[CLOCK], metrics=app[METRICS], policy=policy,
+        outlook=outlook,
+    )  # fmt: skip
+
+
+def _relay(app: web.Application, store: PostgresWebhookStore, sender: AiohttpSender) -> Relay:
+    hooks = app[SETTINGS].webhooks
+    return Relay(
+        store=store,
+        sender=sender,
+        clock=app[CLOCK],
+        observer=app[METRICS],
+        transient_errors=CONNECTION_ERRORS,
+        policy=RelayPolicy(
+            timeout_s=hooks.timeout_s,
+            concurrency_per_endpoint=hooks.concurrency_per_endpoint,
+            poll_interval_s=hooks.poll_interval_s,
+        ),
+    )
+
+
+async def services(app: web.Application) -> AsyncIterator[None]:
+    """Build every service of the app on the pool and the road network, wired to each other."""
+    settings, pool, clock, metrics = app[SETTINGS], app[POOL], app[CLOCK], app[METRICS]
+    policy = settings.policy
+    tokens = PostgresTokenRepository(pool)
+    if settings.operator_token:
+        await tokens.ensure_static(settings.operator_token, role=Role.OPERATOR, now=clock.now())
+    catalog = await _catalog(app, pool, metrics)
     orders = PostgresOrderRepository(pool)
     load = StoreLoad(parallel_picks=policy.parallel_picks, default_courier_eta_s=policy.default_courier_eta_s)
 
     async def record_shortfall(store_id: str, result: SyncResult, now: datetime) -> None:
         await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
 
-    stores.on_shortfall = record_shortfall
-    courier_repo = PostgresCourierRepository(pool)
-    lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
-    dispatch_state = PostgresDispatchState(pool)
+    catalog.stores.on_shortfall = record_shortfall
     batcher = OrderBatcher(pool, repository=orders)
     order_actions = PostgresOrderActions(pool)
     zone_keeper = ZoneModeKeeper()
     outlook = LatestOutlook()  # the round publishes, intake predicts on it
-    zone_service = ZoneModeService(records=PostgresZoneModes(pool), keeper=zone_keeper, metrics=metrics)
-    await zone_service.reload()
+    zones = ZoneModeService(records=PostgresZoneModes(pool), keeper=zone_keeper, metrics=metrics)
+    await zones.reload()
     webhook_store = PostgresWebhookStore(pool)
-    hooks = settings.webhooks
-    sender = AiohttpSender(allow_private=hooks.allow_private)
-    built = Services(
-        settings=settings,
-        policy=policy,
-        clock=clock,
-        metrics=metrics,
-        pool=pool,
-        tokens=tokens,
-        authenticator=TokenAuthenticator(tokens),
-        keeper=keeper,
-        stock_view=stock_view,
-        stores=stores,
-        orders=orders,
-        load=load,
+    sender = AiohttpSender(allow_private=settings.webhooks.allow_private)
+    lease = ZoneLease(app.get(DATABASE_URL) or app[RESOLVED_URL])
+    dispatcher = _dispatcher(
+        app, catalog, load=load, lease=lease, holds=order_actions, zones=zones, outlook=outlook
+    )
+    app[SERVICES] = Services(
+        settings=settings, policy=policy, clock=clock, metrics=metrics, pool=pool, tokens=tokens,
+        authenticator=TokenAuthenticator(tokens), keeper=catalog.keeper, stock_view=catalog.stock_view,
+        stores=catalog.stores, orders=orders, load=load,
         intake=Intake(
-            orders=orders,
-            keeper=keeper,
-            stock_view=stock_view,
-            load=load,
-            metrics=metrics,
-            policy=policy,
-            tz=settings.tz,
-            batcher=batcher,
-            zones=zone_keeper,
-            outlook=outlook,
+            orders=orders, keeper=catalog.keeper, stock_view=catalog.stock_view, load=load, metrics=metrics,
+            policy=policy, tz=settings.tz, batcher=batcher, zones=zone_keeper, outlook=outlook,
         ),
-        zones=zone_service,
-        batcher=batcher,
-        order_flow=OrderFlow(orders=orders, stock_view=stock_view, load=load, metrics=metrics),
+        zones=zones, batcher=batcher,
+        order_flow=OrderFlow(orders=orders, stock_view=catalog.stock_view, load=load, metrics=metrics),
         order_actions=OrderActions(records=order_actions, metrics=metrics),
         couriers=CourierFlow(
-            couriers=courier_repo,
-            network=keeper.network,
-            load=load,
-            metrics=metrics,
-            policy=policy,
-            keeper=keeper,
+            couriers=PostgresCourierRepository(pool), network=catalog.keeper.network, load=load,
+            metrics=metrics, policy=policy, keeper=catalog.keeper,
         ),
-        dispatcher=DispatchLoop(
-            RoundPorts(
-                state=dispatch_state,
-                couriers=courier_repo,
-                lease=lease,
-                retention=DropoffRetention(
-                    PostgresRetentionRepository(pool),
-                    retention_days=policy.dropoff_retention_days,
-                    interval_s=policy.retention_interval_s,
-                ),
-                holds=order_actions,
-                store_statuses=stores,
-                zone_modes=zone_service,
-                load_stores=store_repo.list_stores,
-                transient_errors=CONNECTION_ERRORS,
-            ),
-            keeper=keeper,
-            load=load,
-            clock=clock,
-            metrics=metrics,
-            policy=policy,
-            outlook=outlook,
-        ),
-        ops=PostgresOpsRepository(pool),
-        events=PostgresEventLog(pool),
+        dispatcher=dispatcher, ops=PostgresOpsRepository(pool), events=PostgresEventLog(pool),
         webhooks=WebhookRegistry(
-            store=webhook_store, resolver=SystemResolver(), allow_private=hooks.allow_private
+            store=webhook_store, resolver=SystemResolver(), allow_private=settings.webhooks.allow_private
         ),
-        relay=Relay(
-            store=webhook_store,
-            sender=sender,
-            clock=clock,
-            observer=metrics,
-            transient_errors=CONNECTION_ERRORS,
-            policy=RelayPolicy(
-                timeout_s=hooks.timeout_s,
-                concurrency_per_endpoint=hooks.concurrency_per_endpoint,
-                poll_interval_s=hooks.poll_interval_s,
-            ),
-        ),
-    )
-    for zone in await dispatch_state.couriers_zones():
+        relay=_relay(app, webhook_store, sender),
+    )  # fmt: skip
+    for zone in await dispatcher.state.couriers_zones():
         metrics.ensure_zone(zone)
-    app[SERVICES] = built
     # The road graph, tables and catalog live as long as the process: move them out of the
     # collector's generations, so a full collection never walks millions of graph objects in
     # the middle of a request (it showed as p99 spikes in store choice and intake).

@@ -32,6 +32,16 @@ class Metrics:
         self._zones: set[str] = set()
         self._http_children: dict[tuple[str, str, int], tuple] = {}
         self._placed_children: dict[str, Counter] = {}
+        self._order_metrics(registry)
+        self._round_metrics(registry)
+        self._stock_metrics(registry)
+        self._http_metrics(registry)
+        self._steering_metrics(registry)
+        self._system_metrics(registry)
+        self._prime_labels()
+
+    def _order_metrics(self, registry: CollectorRegistry) -> None:
+        """Orders placed, refused and settled, and their delivery times."""
         p = "flashdispatch_"
         self.orders_placed = Counter(
             p + "orders_placed", "Orders accepted (201).", ["zone"], registry=registry
@@ -52,6 +62,10 @@ class Metrics:
             buckets=DELIVERY_BUCKETS_S,
             registry=registry,
         )
+
+    def _round_metrics(self, registry: CollectorRegistry) -> None:
+        """What dispatch rounds see and do, by zone."""
+        p = "flashdispatch_"
         self.orders_in_flight = Gauge(
             p + "orders_in_flight", "Open orders by stage.", ["zone", "stage"], registry=registry
         )
@@ -76,6 +90,10 @@ class Metrics:
         self.assignments = Counter(
             p + "assignments", "Routes committed to couriers.", ["zone"], registry=registry
         )
+
+    def _stock_metrics(self, registry: CollectorRegistry) -> None:
+        """Stock syncs, shortfalls and lost reservations."""
+        p = "flashdispatch_"
         self.stock_syncs = Counter(
             p + "stock_syncs", "Stock syncs by kind and result.", ["kind", "result"], registry=registry
         )
@@ -88,6 +106,10 @@ class Metrics:
         self.reservation_failures = Counter(
             p + "reservation_failures", "Reservations that failed.", ["reason"], registry=registry
         )
+
+    def _http_metrics(self, registry: CollectorRegistry) -> None:
+        """RED metrics of the API."""
+        p = "flashdispatch_"
         self.http_requests = Counter(
             p + "http_requests", "HTTP requests.", ["method", "route", "status"], registry=registry
         )
@@ -101,6 +123,10 @@ class Metrics:
         self.http_unhandled = Counter(
             p + "http_unhandled_errors", "Requests that ended in an unexpected exception.", registry=registry
         )
+
+    def _steering_metrics(self, registry: CollectorRegistry) -> None:
+        """What operators and stores set, and how honest the promise is."""
+        p = "flashdispatch_"
         self.operator_actions = Counter(
             p + "operator_actions",
             "Operator and store actions that changed something.",
@@ -130,6 +156,10 @@ class Metrics:
             ["zone", "setting"],
             registry=registry,
         )
+
+    def _system_metrics(self, registry: CollectorRegistry) -> None:
+        """The database pool and the webhook relay."""
+        p = "flashdispatch_"
         self.db_pool = Gauge(
             p + "db_pool_connections", "Database pool connections.", ["state"], registry=registry
         )
@@ -147,6 +177,9 @@ class Metrics:
         self.webhook_endpoints_gauge = Gauge(
             p + "webhook_endpoints", "Webhook endpoints by state.", ["state"], registry=registry
         )
+
+    def _prime_labels(self) -> None:
+        """Every bounded label value at zero, so dashboards see zeros, not gaps."""
         for result in WEBHOOK_RESULTS:
             self.webhook_deliveries.labels(result)
         for state in WEBHOOK_STATES:

@@ -60,13 +60,6 @@ class Policy:
             raise SettingsError("FLASHDISPATCH_PLACED_AT_MAX_AHEAD_S must be a finite number, not negative")
 
 
-def _policy_default(name: str) -> float:
-    """A policy field's default, as written in the dataclass (one place for it)."""
-    default = Policy.__dataclass_fields__[name].default
-    assert isinstance(default, float)
-    return default
-
-
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """Per-token request budgets (token buckets): sustained rate per second and burst size."""
@@ -130,70 +123,95 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        def number(name: str, default: float, kind: type = float) -> Any:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                return kind(raw)
-            except ValueError:
-                raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
-
-        timezone = env.get("FLASHDISPATCH_TIMEZONE") or "Asia/Shanghai"
+        """Read every FLASHDISPATCH_* variable (and DATABASE_URL); unset ones take the defaults
+        written in the dataclasses. A bad value raises SettingsError naming the variable."""
+        read = _EnvReader(env)
+        timezone = env.get("FLASHDISPATCH_TIMEZONE") or _default(cls, "timezone")
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"FLASHDISPATCH_TIMEZONE={timezone!r} is not a known time zone") from None
-        port = number("FLASHDISPATCH_PORT", 8080, int)
+        port = read.number("FLASHDISPATCH_PORT", cls, "port", int)
         if not 0 <= port <= 65535:
             raise SettingsError(f"FLASHDISPATCH_PORT={port} is out of range")
-        policy = Policy(
-            sla_minutes=number("FLASHDISPATCH_SLA_MINUTES", 30.0),
-            max_snap_m=number("FLASHDISPATCH_MAX_SNAP_M", 500.0),
-            dispatch_interval_s=number("FLASHDISPATCH_DISPATCH_INTERVAL_S", 5.0),
-            courier_silence_s=number("FLASHDISPATCH_COURIER_SILENCE_S", 300.0),
-            dropoff_retention_days=number("FLASHDISPATCH_DROPOFF_RETENTION_DAYS", 30.0),
-            placed_at_max_age_s=number(
-                "FLASHDISPATCH_PLACED_AT_MAX_AGE_S", _policy_default("placed_at_max_age_s")
-            ),
-            placed_at_max_ahead_s=number(
-                "FLASHDISPATCH_PLACED_AT_MAX_AHEAD_S", _policy_default("placed_at_max_ahead_s")
-            ),
-        )
-        rates = RateLimits(
-            orders_per_s=number("FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S", 2000.0),
-            orders_burst=number("FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST", 4000.0),
-            positions_per_s=number("FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S", 2000.0),
-            positions_burst=number("FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST", 4000.0),
-        )
-        log_requests = env.get("FLASHDISPATCH_LOG_REQUESTS") or "errors"
+        log_requests = env.get("FLASHDISPATCH_LOG_REQUESTS") or _default(cls, "log_requests")
         if log_requests not in ("errors", "all", "none"):
-            raise SettingsError(
-                f"FLASHDISPATCH_LOG_REQUESTS={log_requests!r} must be errors, all or none"
-            )
-        allow_private = env.get("FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE") or "0"
-        if allow_private not in ("0", "1"):
-            raise SettingsError(f"FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE={allow_private!r} must be 0 or 1")
-        webhooks = WebhookSettings(
-            allow_private=allow_private == "1",
-            timeout_s=number("FLASHDISPATCH_WEBHOOK_TIMEOUT_S", 10.0),
-            concurrency_per_endpoint=number("FLASHDISPATCH_WEBHOOK_CONCURRENCY", 32, int),
-            poll_interval_s=number("FLASHDISPATCH_WEBHOOK_POLL_S", 0.25),
-        )
+            raise SettingsError(f"FLASHDISPATCH_LOG_REQUESTS={log_requests!r} must be errors, all or none")
         road = env.get("FLASHDISPATCH_ROAD_NETWORK")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
-            home=Path(env.get("FLASHDISPATCH_HOME") or ".flashdispatch"),
+            home=Path(env.get("FLASHDISPATCH_HOME") or _default(cls, "home")),
             road_network=Path(road) if road else bundled_road_network(),
-            host=env.get("FLASHDISPATCH_HOST") or "127.0.0.1",
+            host=env.get("FLASHDISPATCH_HOST") or _default(cls, "host"),
             port=port,
             operator_token=env.get("FLASHDISPATCH_OPERATOR_TOKEN") or None,
             timezone=timezone,
-            policy=policy,
-            log_level=env.get("FLASHDISPATCH_LOG_LEVEL") or "INFO",
-            pool_max_size=number("FLASHDISPATCH_DB_POOL_SIZE", 10, int),
-            rate_limits=rates,
+            policy=_policy_from(read),
+            log_level=env.get("FLASHDISPATCH_LOG_LEVEL") or _default(cls, "log_level"),
+            pool_max_size=read.number("FLASHDISPATCH_DB_POOL_SIZE", cls, "pool_max_size", int),
+            rate_limits=_rates_from(read),
             log_requests=log_requests,
-            slow_request_s=number("FLASHDISPATCH_SLOW_REQUEST_S", 1.0),
-            webhooks=webhooks,
+            slow_request_s=read.number("FLASHDISPATCH_SLOW_REQUEST_S", cls, "slow_request_s"),
+            webhooks=_webhooks_from(env, read),
         )
+
+
+def _default(cls: type, name: str) -> Any:
+    """A dataclass field's default, as written in the class (the one place for it)."""
+    found = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    return found.default
+
+
+class _EnvReader:
+    """Numbers from the environment, or the field's own default when a variable is unset or empty."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def number(self, name: str, cls: type, field_name: str, kind: type = float) -> Any:
+        raw = self.env.get(name)
+        if raw is None or raw == "":
+            return _default(cls, field_name)
+        try:
+            return kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def _policy_from(read: _EnvReader) -> Policy:
+    variables = {
+        "sla_minutes": "FLASHDISPATCH_SLA_MINUTES",
+        "max_snap_m": "FLASHDISPATCH_MAX_SNAP_M",
+        "dispatch_interval_s": "FLASHDISPATCH_DISPATCH_INTERVAL_S",
+        "courier_silence_s": "FLASHDISPATCH_COURIER_SILENCE_S",
+        "dropoff_retention_days": "FLASHDISPATCH_DROPOFF_RETENTION_DAYS",
+        "placed_at_max_age_s": "FLASHDISPATCH_PLACED_AT_MAX_AGE_S",
+        "placed_at_max_ahead_s": "FLASHDISPATCH_PLACED_AT_MAX_AHEAD_S",
+    }
+    return Policy(
+        **{field_name: read.number(var, Policy, field_name) for field_name, var in variables.items()}
+    )
+
+
+def _rates_from(read: _EnvReader) -> RateLimits:
+    variables = {
+        "orders_per_s": "FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S",
+        "orders_burst": "FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST",
+        "positions_per_s": "FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S",
+        "positions_burst": "FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST",
+    }
+    return RateLimits(**{name: read.number(var, RateLimits, name) for name, var in variables.items()})
+
+
+def _webhooks_from(env: Mapping[str, str], read: _EnvReader) -> WebhookSettings:
+    allow_private = env.get("FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE") or "0"
+    if allow_private not in ("0", "1"):
+        raise SettingsError(f"FLASHDISPATCH_WEBHOOK_ALLOW_PRIVATE={allow_private!r} must be 0 or 1")
+    return WebhookSettings(
+        allow_private=allow_private == "1",
+        timeout_s=read.number("FLASHDISPATCH_WEBHOOK_TIMEOUT_S", WebhookSettings, "timeout_s"),
+        concurrency_per_endpoint=read.number(
+            "FLASHDISPATCH_WEBHOOK_CONCURRENCY", WebhookSettings, "concurrency_per_endpoint", int
+        ),
+        poll_interval_s=read.number("FLASHDISPATCH_WEBHOOK_POLL_S", WebhookSettings, "poll_interval_s"),
+    )
