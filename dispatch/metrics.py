@@ -215,6 +215,7 @@ class Metrics:
         self.last_round.labels(zone)
         self.assignments.labels(zone)
         self.stock_shortfalls.labels(zone)
+        self._zone_mode_gauges(zone, None)  # a zone without a mode: closed 0, radius factor 1, ...
         self.orders_promise_extended.labels(zone)
         self.promise_error.labels(zone)
 
@@ -292,16 +293,18 @@ class Metrics:
 
     def zone_modes(self, modes: Mapping[str, ZoneMode]) -> None:
         for zone in self._zones | set(modes):
-            mode = modes.get(zone)
-            settings = {
-                "closed": float(bool(mode and mode.closed)),
-                "radius_factor": mode.radius_factor if mode else 1.0,
-                "promise_extension_minutes": float(mode.promise_extension_minutes) if mode else 0.0,
-                "on_overload_extend": float(bool(mode and mode.on_overload == "extend")),
-                "on_overload_refuse": float(bool(mode and mode.on_overload == "refuse")),
-            }
-            for setting, value in settings.items():
-                self.zone_mode.labels(zone, setting).set(value)
+            self._zone_mode_gauges(zone, modes.get(zone))
+
+    def _zone_mode_gauges(self, zone: str, mode: ZoneMode | None) -> None:
+        settings = {
+            "closed": float(bool(mode and mode.closed)),
+            "radius_factor": mode.radius_factor if mode else 1.0,
+            "promise_extension_minutes": float(mode.promise_extension_minutes) if mode else 0.0,
+            "on_overload_extend": float(bool(mode and mode.on_overload == "extend")),
+            "on_overload_refuse": float(bool(mode and mode.on_overload == "refuse")),
+        }
+        for setting, value in settings.items():
+            self.zone_mode.labels(zone, setting).set(value)
 
     def unhandled_error(self) -> None:
         self.http_unhandled.inc()

@@ -358,6 +358,29 @@ def slo_dashboard() -> db.Dashboard:
                 max_value=1,
             )
         )
+        .with_panel(
+            series_panel(
+                ids,
+                "On time: against the promise given vs the plain 30 minutes",
+                [
+                    (
+                        f'sum(increase({OUTCOMES}{{{Z},outcome="on_time"}}[30m]))\n'
+                        f"  / sum(increase({OUTCOMES}{{{Z},{RESOLVED}}}[30m]))",
+                        "against the promise given",
+                    ),
+                    (
+                        "sum(increase(flashdispatch_delivery_duration_seconds_bucket"
+                        f'{{{Z},le=~"1800(\\\\.0)?"}}[30m]))\n'
+                        f"  / sum(increase({OUTCOMES}{{{Z},{RESOLVED}}}[30m]))",
+                        "within the plain 30 minutes",
+                    ),
+                ],
+                description="An extended promise can never hide a miss: the second line counts only "
+                "deliveries within 30 minutes of the click.",
+                unit="percentunit",
+                line_at=(SLO_TARGET, "red"),
+            )
+        )
         .with_row(db.Row(f"Delivery time against the {sla_minutes}-minute promise").id(ids()))
         .with_panel(
             series_panel(
@@ -563,6 +586,93 @@ def operations_dashboard() -> db.Dashboard:
                 unit="s",
                 width=8,
                 line_at=(60, "red"),
+            )
+        )
+        .with_row(db.Row("Operators and the promise").id(ids()))
+        .with_panel(
+            series_panel(
+                ids,
+                "Operator actions",
+                [
+                    (
+                        "sum by (action) (increase(flashdispatch_operator_actions_total[$__rate_interval]))",
+                        "{{action}}",
+                    )
+                ],
+                description="Holds, releases, reassignments, store statuses and zone modes set (each "
+                "audited in the order's events or operator_actions).",
+                unit="short",
+                width=8,
+                stacked=True,
+            )
+        )
+        .with_panel(
+            series_panel(
+                ids,
+                "Stores by status",
+                [("max by (status) (flashdispatch_stores)", "{{status}}")],
+                description="Online, busy (packing slower by its extra minutes) and paused (no new order).",
+                unit="short",
+                width=8,
+            )
+        )
+        .with_panel(
+            series_panel(
+                ids,
+                "Zone modes",
+                [
+                    (
+                        "max by (zone, setting) "
+                        f'(flashdispatch_zone_mode{{{Z},setting=~"closed|on_overload_.*"}})',
+                        "{{zone}} {{setting}}",
+                    ),
+                    (
+                        f'max by (zone) (flashdispatch_zone_mode{{{Z},setting="radius_factor"}})',
+                        "{{zone}} radius",
+                    ),
+                ],
+                description="Per zone: closed (1), on_overload extend/refuse (1), and the radius factor "
+                "(1 = normal).",
+                unit="short",
+                width=8,
+            )
+        )
+        .with_panel(
+            series_panel(
+                ids,
+                "Promise error (delivered - predicted at intake)",
+                [
+                    (
+                        "histogram_quantile(0.5, sum by (le) (rate(flashdispatch_promise_error_seconds_bucket"
+                        f"{{{Z}}}[$__rate_interval])))",
+                        "p50",
+                    ),
+                    (
+                        "histogram_quantile(0.9, sum by (le) (rate(flashdispatch_promise_error_seconds_bucket"
+                        f"{{{Z}}}[$__rate_interval])))",
+                        "p90",
+                    ),
+                ],
+                description="How honest intake's prediction is: positive when orders arrive later than "
+                "said. Buckets from -20 to +20 minutes.",
+                unit="s",
+                min_value=None,
+            )
+        )
+        .with_panel(
+            series_panel(
+                ids,
+                "Orders whose promise was extended",
+                [
+                    (
+                        f"sum by (zone) (increase(flashdispatch_orders_promise_extended_total{{{Z}}}[30m]))\n"
+                        f"  / sum by (zone) (increase(flashdispatch_orders_placed_total{{{Z}}}[30m]))",
+                        "{{zone}}",
+                    )
+                ],
+                description="Share of placed orders (30 min) whose promise an overloaded zone extended: "
+                "how much of the SLI rests on extensions.",
+                unit="percentunit",
             )
         )
         .with_row(db.Row("Webhook delivery").id(ids()))
