@@ -2,10 +2,11 @@
 
 Starts the service in this process on 127.0.0.1 over a scratch database (the relay runs in it
 with the default settings, as in ``serve --role all``), and a webhook receiver on 127.0.0.1 in
-another process that verifies every delivery with the PyPI ``standardwebhooks`` package. Registers stores and
-one endpoint through the API, then places ``--orders`` orders (``order.reserved``) and cancels
-every other one (``order.cancelled``) from ``--concurrency`` connections, and waits until the
-outbox is empty. Lag is receipt time minus the event's ``occurred_at`` (both wall clock);
+another process that verifies every delivery with the PyPI ``standardwebhooks`` package.
+Registers stores and one endpoint through the API, then places ``--orders`` orders
+(``order.reserved``) and cancels every other one (``order.cancelled``) from ``--concurrency``
+connections — as fast as they go, or paced at ``--rate`` orders/s — and waits until the outbox
+is empty. Lag is receipt time minus the event's ``occurred_at`` (both wall clock);
 ``events_per_s`` is events over the time from the first order to the last receipt. Afterwards
 the database is checked: every event of the log must have been received and every delivery
 row be delivered (``lost``); ``duplicates`` are receipts of an id already received. Prints a
@@ -20,7 +21,7 @@ from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments: --orders, --concurrency, --stores, --road-network, --seed."""
+    """Arguments: --orders, --concurrency, --rate, --stores, --road-network, --seed, --timeout."""
     parser.description = __doc__.splitlines()[0]
     parser.add_argument("--orders", type=int, default=2000, help="orders placed (half are then cancelled)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections placing orders")
@@ -34,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the outbox to empty"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="orders per second (0: as fast as --concurrency allows); each odd one is also cancelled",
     )
 
 
@@ -155,6 +162,8 @@ async def measure(args: argparse.Namespace, settings) -> dict:
                     while not queue.empty():
                         i = queue.get_nowait()
                         order_id = f"wh-bench-{i:06d}"
+                        if args.rate > 0:  # paced: order i no earlier than i / rate after the start
+                            await asyncio.sleep(max(0.0, started + i / args.rate - time.perf_counter()))
                         async with session.post(
                             service.base_url + "/v1/orders", data=bodies[i], headers=system
                         ) as r:
@@ -209,6 +218,7 @@ async def measure(args: argparse.Namespace, settings) -> dict:
     lost = len(events - receiver.unique_ids()) + undelivered
     summary = {
         "orders": len(placed),
+        "rate": args.rate or None,
         "events": len(events),
         "events_per_s": rounded(len(receiver.unique_ids()) / span_s, 1),
         "produced_events_per_s": rounded(len(events) / produced_s, 1),

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from dispatch.commands import bench_intake, bench_load, bench_stock_sync
+from dispatch.commands import bench_intake, bench_load, bench_stock_sync, bench_webhooks
 from dispatch.settings import Settings
 from tests.conftest import ROOT
 
@@ -90,3 +90,13 @@ def test_bench_round_synthetic_rounds_on_a_small_network(settings, capsys):
     assert code == 0
     assert [(r["source"], r["open_orders"], r["couriers"]) for r in rows] == [
         ("synthetic", 10, 8), ("synthetic", 20, 15)]
+
+
+def test_bench_webhooks_prints_its_figures_and_loses_nothing(settings, capsys):
+    code = bench_webhooks.run(arguments(bench_webhooks, "--orders", "40", "--stores", "3", "--concurrency", "4"),
+                              settings)
+    summary = last_line_json(capsys)
+    assert {"events_per_s", "lag_p50_ms", "lag_p99_ms", "duplicates", "lost"} <= set(summary)
+    assert summary["events"] == 60 and summary["lost"] == 0 and summary["duplicates"] == 0
+    assert summary["signature_failures"] == 0 and summary["errors"] == 0 and summary["lag_p50_ms"] > 0
+    assert code == 0
