@@ -16,8 +16,12 @@ table, then one JSON line. A benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from dispatch.settings import Settings
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +89,7 @@ class ReceiverProcess:
             self._proc.kill()
 
 
-def run(args: argparse.Namespace, settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the benchmark and print the results."""
     import asyncio
 
@@ -99,23 +103,15 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0 if summary["lost"] == 0 and summary["signature_failures"] == 0 else 1
 
 
-async def measure(args: argparse.Namespace, settings) -> dict:
+async def measure(args: argparse.Namespace, settings: Settings) -> dict:
     """The benchmark's core: returns the summary (also prints the table)."""
     import asyncio
     import dataclasses
     import random
-    import time
-    from datetime import UTC, datetime
 
-    import aiohttp
-
-    from dispatch.bench.city import bearer, create_token, plan_city, seed_stores
-    from dispatch.bench.report import percentile, print_table, rounded, say
+    from dispatch.bench.city import plan_city
     from dispatch.bench.server import running_service
     from dispatch.bench.workloads import order_body
-    from dispatch.keys import SERVICES
-    from dispatch.orders.events import START
-    from dispatch.webhooks.model import DeliveryStatus
     from geo.loading import load_road_network
 
     network = await asyncio.to_thread(
@@ -129,121 +125,169 @@ async def measure(args: argparse.Namespace, settings) -> dict:
     hook_url = await receiver_process.start()
     rng = random.Random(args.seed)
     bodies = [order_body(f"wh-bench-{i:06d}", city, rng, max_lines=2) for i in range(args.orders)]
-    placed: list[str] = []
-    errors: list[str] = []
     try:
         async with running_service(settings, road_network=network) as service:
-            connector = aiohttp.TCPConnector(limit=args.concurrency)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                await seed_stores(session, service.base_url, service.operator_token, city, quantity=1_000_000)
-                operator = bearer(service.operator_token)
-                async with session.post(
-                    service.base_url + "/v1/webhooks", json={"url": hook_url}, headers=operator
-                ) as r:
-                    created = await r.json()
-                receiver_process.send_secret(created["secret"])
-                system = {
-                    **bearer(
-                        await create_token(session, service.base_url, service.operator_token, "order_system")
-                    ),
-                    "Content-Type": "application/json",
-                }
-                say(
-                    f"placing {args.orders} orders and cancelling every other one"
-                    f" ({args.concurrency} connections)"
-                )
-                queue: asyncio.Queue[int] = asyncio.Queue()
-                for i in range(args.orders):
-                    queue.put_nowait(i)
-                started = time.perf_counter()
-                started_at = datetime.now(UTC)
-
-                async def worker() -> None:
-                    while not queue.empty():
-                        i = queue.get_nowait()
-                        order_id = f"wh-bench-{i:06d}"
-                        if args.rate > 0:  # paced: order i no earlier than i / rate after the start
-                            await asyncio.sleep(max(0.0, started + i / args.rate - time.perf_counter()))
-                        async with session.post(
-                            service.base_url + "/v1/orders", data=bodies[i], headers=system
-                        ) as r:
-                            await r.read()
-                            if r.status != 201:
-                                errors.append(f"POST {r.status}")
-                                continue
-                        placed.append(order_id)
-                        if i % 2 == 1:
-                            async with session.post(
-                                f"{service.base_url}/v1/orders/{order_id}/cancel", headers=system
-                            ) as r:
-                                await r.read()
-                                if r.status != 200:
-                                    errors.append(f"cancel {r.status}")
-
-                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-                produced_s = time.perf_counter() - started
-                services = service.app[SERVICES]
-                events: set[str] = set()
-                cursor = START
-                deadline = time.monotonic() + args.timeout
-                drained = False
-                while time.monotonic() < deadline:
-                    while True:  # the whole log, through the same feed GET /v1/events reads
-                        page = await services.events.page(cursor, limit=1000)
-                        events.update(str(e.event_id) for e in page.events)
-                        cursor = page.next
-                        if not page.events:
-                            break
-                    if events and (await services.relay.store.stats()).oldest_pending_at is None:
-                        drained = True
-                        break
-                    await asyncio.sleep(0.05)
-                if not drained:
-                    say(f"the outbox did not empty within {args.timeout:g} s")
-                await asyncio.sleep(0.5)  # anything still in flight lands (counts as a duplicate)
-                undelivered = 0
-                for status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
-                    undelivered += len(
-                        await services.webhooks.deliveries(
-                            created["webhook_id"], status=status, limit=100_000
-                        )
-                    )
+            run = await _produce(service, city, hook_url, receiver_process, bodies=bodies, args=args)
+            run.events, run.undelivered = await _drain(service, run.webhook_id, args.timeout)
         receiver = await receiver_process.stop()
     finally:
         receiver_process.kill()
+    summary = _summary(run, receiver, args)
+    _print(summary)
+    return summary
+
+
+@dataclass
+class _Run:
+    """What one benchmark run produced and what the service logged."""
+
+    webhook_id: str = ""
+    placed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    produced_s: float = 0.0
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    events: set[str] = field(default_factory=set)
+    undelivered: int = 0
+
+
+async def _produce(
+    service: Any,
+    city: Any,
+    hook_url: str,
+    receiver_process: ReceiverProcess,
+    *,
+    bodies: list,
+    args: argparse.Namespace,
+) -> _Run:
+    """Register the receiver, then place every order (and cancel every other one) over HTTP."""
+    import aiohttp
+
+    from dispatch.bench.city import bearer, create_token, seed_stores
+    from dispatch.bench.report import say
+
+    run = _Run()
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await seed_stores(session, service.base_url, service.operator_token, city, quantity=1_000_000)
+        operator = bearer(service.operator_token)
+        async with session.post(
+            service.base_url + "/v1/webhooks", json={"url": hook_url}, headers=operator
+        ) as r:
+            created = await r.json()
+        run.webhook_id = created["webhook_id"]
+        receiver_process.send_secret(created["secret"])
+        token = await create_token(session, service.base_url, service.operator_token, "order_system")
+        system = {**bearer(token), "Content-Type": "application/json"}
+        say(f"placing {args.orders} orders and cancelling every other one ({args.concurrency} connections)")
+        await _place_all(session, service.base_url, system, bodies=bodies, args=args, run=run)
+    return run
+
+
+async def _place_all(
+    session: Any, base_url: str, system: dict, *, bodies: list, args: argparse.Namespace, run: _Run
+) -> None:
+    import asyncio
+    import time
+
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(bodies)):
+        queue.put_nowait(i)
+    started = time.perf_counter()
+    run.started_at = datetime.now(UTC)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            if args.rate > 0:  # paced: order i no earlier than i / rate after the start
+                await asyncio.sleep(max(0.0, started + i / args.rate - time.perf_counter()))
+            await _place_one(
+                session, base_url, system, bodies[i], f"wh-bench-{i:06d}", cancel=i % 2 == 1, run=run
+            )
+
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    run.produced_s = time.perf_counter() - started
+
+
+async def _place_one(
+    session: Any, base_url: str, system: dict, body: Any, order_id: str, *, cancel: bool, run: _Run
+) -> None:
+    async with session.post(base_url + "/v1/orders", data=body, headers=system) as r:
+        await r.read()
+        if r.status != 201:
+            run.errors.append(f"POST {r.status}")
+            return
+    run.placed.append(order_id)
+    if cancel:
+        async with session.post(f"{base_url}/v1/orders/{order_id}/cancel", headers=system) as r:
+            await r.read()
+            if r.status != 200:
+                run.errors.append(f"cancel {r.status}")
+
+
+async def _drain(service: Any, webhook_id: str, timeout_s: float) -> tuple[set[str], int]:
+    """Read the whole log through the events feed until the outbox is empty; then what is still
+    pending or failed for the receiver (lost, unless it arrived anyway)."""
+    import asyncio
+    import time
+
+    from dispatch.bench.report import say
+    from dispatch.keys import SERVICES
+    from dispatch.orders.events import START
+    from dispatch.webhooks.model import DeliveryStatus
+
+    services = service.app[SERVICES]
+    events: set[str] = set()
+    cursor = START
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        while True:  # the whole log, through the same feed GET /v1/events reads
+            page = await services.events.page(cursor, limit=1000)
+            events.update(str(e.event_id) for e in page.events)
+            cursor = page.next
+            if not page.events:
+                break
+        if events and (await services.relay.store.stats()).oldest_pending_at is None:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        say(f"the outbox did not empty within {timeout_s:g} s")
+    await asyncio.sleep(0.5)  # anything still in flight lands (counts as a duplicate)
+    undelivered = 0
+    for status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
+        undelivered += len(await services.webhooks.deliveries(webhook_id, status=status, limit=100_000))
+    return events, undelivered
+
+
+def _summary(run: _Run, receiver: Any, args: argparse.Namespace) -> dict:
+    from dispatch.bench.report import percentile, rounded
+
     accepted = receiver.accepted()
-    last = max((r.received_at for r in accepted), default=started_at)
-    span_s = max((last - started_at).total_seconds(), 1e-9)
+    last = max((r.received_at for r in accepted), default=run.started_at)
+    span_s = max((last - run.started_at).total_seconds(), 1e-9)
     lags_ms = [r.lag_s * 1000 for r in accepted]
-    lost = len(events - receiver.unique_ids()) + undelivered
-    summary = {
-        "orders": len(placed),
+    return {
+        "orders": len(run.placed),
         "rate": args.rate or None,
-        "events": len(events),
+        "events": len(run.events),
         "events_per_s": rounded(len(receiver.unique_ids()) / span_s, 1),
-        "produced_events_per_s": rounded(len(events) / produced_s, 1),
+        "produced_events_per_s": rounded(len(run.events) / max(run.produced_s, 1e-9), 1),
         "lag_p50_ms": rounded(percentile(lags_ms, 50), 1),
         "lag_p99_ms": rounded(percentile(lags_ms, 99), 1),
         "lag_max_ms": rounded(max(lags_ms, default=float("nan")), 1),
         "duplicates": receiver.duplicates(),
-        "lost": lost,
+        "lost": len(run.events - receiver.unique_ids()) + run.undelivered,
         "signature_failures": receiver.signature_failures,
-        "errors": len(errors),
+        "errors": len(run.errors),
     }
+
+
+def _print(summary: dict) -> None:
+    from dispatch.bench.report import print_table
+
+    columns = ["events", "events_per_s", "produced_events_per_s", "lag_p50_ms", "lag_p99_ms", "lag_max_ms",
+               "duplicates", "lost"]  # fmt: skip
     print_table(
         "Webhook delivery (one endpoint, receiver verifying with standardwebhooks)",
         ["events", "events/s", "produced/s", "lag p50 ms", "lag p99 ms", "lag max ms", "duplicates", "lost"],
-        [
-            [
-                summary["events"],
-                summary["events_per_s"],
-                summary["produced_events_per_s"],
-                summary["lag_p50_ms"],
-                summary["lag_p99_ms"],
-                summary["lag_max_ms"],
-                summary["duplicates"],
-                summary["lost"],
-            ]
-        ],
+        [[summary[c] for c in columns]],
     )
-    return summary

@@ -188,8 +188,10 @@ class DispatchLoop:
         report.open_orders = len(orders)
         travel = NetworkTravel(self.keeper.network, catalog)
         hotspots = await self._hotspots(zones, catalog, now)
-        plan = await self._plan(orders, view, catalog, travel, hotspots, now, zone_of)
-        predicted = await self._apply(plan, orders, view, catalog, now, report)
+        plan = await self._plan(
+            orders, view, catalog=catalog, travel=travel, hotspots=hotspots, now=now, zone_of=zone_of
+        )
+        predicted = await self._apply(plan, orders, view, catalog=catalog, now=now, report=report)
         self.outlook.current = CourierOutlook.after(
             plan,
             view.states,
@@ -230,6 +232,7 @@ class DispatchLoop:
         self,
         orders: list[OpenOrderRow],
         view: CourierView,
+        *,
         catalog: StoreCatalog,
         travel: NetworkTravel,
         hotspots: dict[Hashable, float],
@@ -270,6 +273,7 @@ class DispatchLoop:
         plan: RoundPlan,
         orders: list[OpenOrderRow],
         view: CourierView,
+        *,
         catalog: StoreCatalog,
         now: datetime,
         report: RoundReport,
