@@ -60,20 +60,13 @@ def plan_zones(*, orders, couriers, zone_of: dict[str, str], travel, now, policy
     """One engine round per zone (a zone's orders and couriers only), merged into one plan.
 
     Zones are planned independently, so a round's work grows with its largest zone rather
-    than with the whole city; each zone's search has its own count budget, and the time
-    guard is shared: each zone's search sees a clock running ``len(zones)`` times as fast,
-    so together they stay within the policy's share of the round interval.
+    than with the whole city; each zone's search has its own budget and time guard.
     """
     groups: dict[str, tuple[list, list]] = {}
     for o in orders:
         groups.setdefault(zone_of.get(o.order_id, ""), ([], []))[0].append(o)
     for c in couriers:
         groups.setdefault(zone_of.get(c.courier_id, ""), ([], []))[1].append(c)
-    zones = len(groups)
-
-    def shared_timer() -> float:
-        return zones * time.perf_counter()
-
     plans = [
         plan_round(
             orders=zone_orders,
@@ -82,7 +75,7 @@ def plan_zones(*, orders, couriers, zone_of: dict[str, str], travel, now, policy
             now=now,
             policy=policy,
             hotspots=hotspots,
-            timer=shared_timer,
+            timer=time.perf_counter,
         )
         for _, (zone_orders, zone_couriers) in sorted(groups.items())
     ]
