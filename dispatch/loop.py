@@ -56,39 +56,6 @@ class RoundReport:
     duration_s: float = 0.0
 
 
-def plan_zones(*, orders, couriers, zone_of: dict[str, str], travel, now, policy, hotspots) -> RoundPlan:
-    """One engine round per zone (a zone's orders and couriers only), merged into one plan.
-
-    Zones are planned independently, so a round's work grows with its largest zone rather
-    than with the whole city; each zone's search has its own budget and time guard.
-    """
-    groups: dict[str, tuple[list, list]] = {}
-    for o in orders:
-        groups.setdefault(zone_of.get(o.order_id, ""), ([], []))[0].append(o)
-    for c in couriers:
-        groups.setdefault(zone_of.get(c.courier_id, ""), ([], []))[1].append(c)
-    plans = [
-        plan_round(
-            orders=zone_orders,
-            couriers=zone_couriers,
-            travel=travel,
-            now=now,
-            policy=policy,
-            hotspots=hotspots,
-            timer=time.perf_counter,
-        )
-        for _, (zone_orders, zone_couriers) in sorted(groups.items())
-    ]
-    routes = sorted(
-        (r for p in plans for r in p.routes), key=lambda r: (not r.committed, r.pickup_at, r.courier_id)
-    )
-    return RoundPlan(
-        routes=tuple(routes),
-        repositions=tuple(sorted((m for p in plans for m in p.repositions), key=lambda m: m.courier_id)),
-        unassigned=tuple(sorted(o for p in plans for o in p.unassigned)),
-    )
-
-
 class DispatchLoop:
     def __init__(
         self,
@@ -166,12 +133,10 @@ class DispatchLoop:
         report.open_orders = len(orders)
         travel = NetworkTravel(self.keeper.network, catalog)
         hotspots = await self._hotspots(zones, catalog, now)
-        zone_of = {row.order_id: row.zone for row in orders} | {row.courier_id: row.zone for row in rows}
         plan: RoundPlan = await asyncio.to_thread(
-            plan_zones,
+            plan_round,
             orders=waiting,
             couriers=view.states,
-            zone_of=zone_of,
             travel=travel,
             now=epoch(now),
             policy=self.engine_policy,
