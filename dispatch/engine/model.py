@@ -106,7 +106,7 @@ class EnginePolicy:
     plan_courier_weight: float = 0.0
     candidate_couriers: int = 32
     candidate_stores: int = 8
-    search_budget: int = 1000
+    search_budget: int = 500
     search_time_share: float = 0.4
 
     def __post_init__(self) -> None:

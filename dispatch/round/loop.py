@@ -70,39 +70,6 @@ class RoundReport:
     duration_s: float = 0.0
 
 
-def plan_zones(*, orders, couriers, zone_of: dict[str, str], travel, now, policy, hotspots) -> RoundPlan:
-    """One engine round per zone (a zone's orders and couriers only), merged into one plan.
-
-    Zones are planned independently, so a round's work grows with its largest zone rather
-    than with the whole city; each zone's search has its own budget and time guard.
-    """
-    groups: dict[str, tuple[list, list]] = {}
-    for o in orders:
-        groups.setdefault(zone_of.get(o.order_id, ""), ([], []))[0].append(o)
-    for c in couriers:
-        groups.setdefault(zone_of.get(c.courier_id, ""), ([], []))[1].append(c)
-    plans = [
-        plan_round(
-            orders=zone_orders,
-            couriers=zone_couriers,
-            travel=travel,
-            now=now,
-            policy=policy,
-            hotspots=hotspots,
-            timer=time.perf_counter,
-        )
-        for _, (zone_orders, zone_couriers) in sorted(groups.items())
-    ]
-    routes = sorted(
-        (r for p in plans for r in p.routes), key=lambda r: (not r.committed, r.pickup_at, r.courier_id)
-    )
-    return RoundPlan(
-        routes=tuple(routes),
-        repositions=tuple(sorted((m for p in plans for m in p.repositions), key=lambda m: m.courier_id)),
-        unassigned=tuple(sorted(o for p in plans for o in p.unassigned)),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class RoundPorts:
     """Everything a round reads from and writes to outside memory; the upkeep parts are optional."""
@@ -184,12 +151,12 @@ class DispatchLoop:
         if not zones:
             return report
         await self._sweep(now, report)
-        orders, view, zone_of = await self._read_world(zones, now, report)
+        orders, view = await self._read_world(zones, now, report)
         report.open_orders = len(orders)
         travel = NetworkTravel(self.keeper.network, catalog)
         hotspots = await self._hotspots(zones, catalog, now)
         plan = await self._plan(
-            orders, view, catalog=catalog, travel=travel, hotspots=hotspots, now=now, zone_of=zone_of
+            orders, view, catalog=catalog, travel=travel, hotspots=hotspots, now=now
         )
         predicted = await self._apply(plan, orders, view, catalog=catalog, now=now, report=report)
         self.outlook.current = CourierOutlook.after(
@@ -208,9 +175,8 @@ class DispatchLoop:
 
     async def _read_world(
         self, zones: set[str], now: datetime, report: RoundReport
-    ) -> tuple[list[OpenOrderRow], CourierView, dict[str, str]]:
-        """Open orders and couriers, and each one's zone; couriers gone silent hand their unpicked
-        orders back first."""
+    ) -> tuple[list[OpenOrderRow], CourierView]:
+        """Open orders and couriers; couriers gone silent hand their unpicked orders back first."""
         orders = await self.state.open_orders(sorted(zones))
         rows = await self.state.couriers(sorted(zones))
         view = engine_couriers(
@@ -225,8 +191,7 @@ class DispatchLoop:
             report.released += await self.couriers.release_silent(view.silent, now=now)
             if report.released:
                 orders = await self.state.open_orders(sorted(zones))
-        zone_of = {row.order_id: row.zone for row in orders} | {row.courier_id: row.zone for row in rows}
-        return orders, view, zone_of
+        return orders, view
 
     async def _plan(
         self,
@@ -237,11 +202,9 @@ class DispatchLoop:
         travel: NetworkTravel,
         hotspots: dict[Hashable, float],
         now: datetime,
-        zone_of: dict[str, str],
     ) -> RoundPlan:
-        """The engine's plan, zone by zone (``plan_zones``). An order an operator gave to a courier
-        is planned for that courier alone (and waits while it is busy); that courier takes no
-        other order meanwhile."""
+        """The engine's plan. An order an operator gave to a courier is planned for that courier
+        alone (and waits while it is busy); that courier takes no other order meanwhile."""
         waiting = engine_orders(orders, catalog)
         pinned = {row.order_id: row.pinned_courier_id for row in orders if row.pinned_courier_id}
         own: dict[str, list[OpenOrder]] = {}
@@ -252,9 +215,9 @@ class DispatchLoop:
         states = {c.courier_id: c for c in view.states}
 
         def plan(part: Sequence[OpenOrder], couriers: Sequence[CourierState], spots: dict) -> RoundPlan:
-            return plan_zones(
-                orders=part, couriers=couriers, zone_of=zone_of, travel=travel, now=epoch(now),
-                policy=self.engine_policy, hotspots=spots,
+            return plan_round(
+                orders=part, couriers=couriers, travel=travel, now=epoch(now), policy=self.engine_policy,
+                hotspots=spots,
             )  # fmt: skip
 
         def plan_all() -> RoundPlan:
