@@ -3,6 +3,9 @@ the SLA report and its charts."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import dataclasses
 import secrets
 import sys
 import time
@@ -18,26 +21,49 @@ from dispatch.keys import SERVICES
 from dispatch.orders.sla import OBJECTIVE
 from dispatch.postgres.database import resolve_database_url
 from dispatch.postgres.scratch import create_database
-from dispatch.sim.city import DemoConfig, build_city, start_time
+from dispatch.settings import Settings
+from dispatch.sim.city import City, DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
-from dispatch.sim.demo_runner import DemoRunner
+from dispatch.sim.demo_runner import DemoResult, DemoRunner
+from geo.loading import load_road_network
+from geo.network import RoadNetwork
 
 DEMO_DATABASE = "flashdispatch_demo"
 
 
 def say(message: str) -> None:
+    """Progress, on stderr."""
     print(message, file=sys.stderr, flush=True)
 
 
-async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out: dict | None = None) -> int:
+async def run_demo(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    database: str = DEMO_DATABASE,
+    figures_out: dict | None = None,
+) -> int:
     """Play the day; returns the exit code (0 ok, 1 an order unaccounted for, 3 SLO missed)."""
-    import asyncio
-    import dataclasses
-
-    from geo.loading import load_road_network
-
     wall = time.perf_counter()
     config = DemoConfig(stores=args.stores, couriers=args.couriers, minutes=args.minutes, seed=args.seed)
+    network, database_url = await _prepare_world(settings, database)
+    city = build_city(network, config)
+    say(f"city: {len(city.shops)} shops, {len(city.couriers)} couriers, {len(city.orders)} orders planned")
+    result = await _play_day(settings, args, city=city, network=network, database_url=database_url)
+    figures = summarize(result)
+    figures["total_wall_seconds"] = round(time.perf_counter() - wall, 1)
+    if figures_out is not None:
+        figures_out.update(figures)
+    report = format_report(figures)
+    print(report)
+    out = Path(args.out)
+    files = write_report(result, figures, out, network=network, city=city)
+    print(f"report and charts: {', '.join(str(f) for f in files)}")
+    return _exit_code(figures)
+
+
+async def _prepare_world(settings: Settings, database: str) -> tuple[RoadNetwork, str]:
+    """Load the road network and create a fresh database; returns the network and the database URL."""
     say(f"road network: {settings.road_network}")
     network = await asyncio.to_thread(
         load_road_network, settings.road_network, cache_dir=settings.home / "cache", progress=say
@@ -47,15 +73,20 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
     database_url = await create_database(server, database, replace=True)  # every run starts from nothing
     where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
     say(f"database: fresh '{database}' on {where}")
-    city = build_city(network, config)
-    say(f"city: {len(city.shops)} shops, {len(city.couriers)} couriers, {len(city.orders)} orders planned")
+    return network, database_url
+
+
+async def _play_day(
+    settings: Settings, args: argparse.Namespace, *, city: City, network: RoadNetwork, database_url: str
+) -> DemoResult:
+    """Serve the app on a virtual clock, in lockstep with the simulator, and play the city through it."""
     operator_secret = "demo-" + secrets.token_urlsafe(24)
     settings = dataclasses.replace(
         settings,
         operator_token=operator_secret,
-        policy=dataclasses.replace(settings.policy, dispatch_interval_s=config.tick_s),
+        policy=dataclasses.replace(settings.policy, dispatch_interval_s=city.config.tick_s),
     )
-    clock = VirtualClock(start_time(config))
+    clock = VirtualClock(start_time(city.config))
     app = create_app(
         settings,
         clock=clock,
@@ -84,18 +115,13 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
                 speed=args.speed,
                 progress=say,
             )
-            result = await demo.run(network)
+            return await demo.run(network)
     finally:
         await runner.cleanup()
-    figures = summarize(result)
-    figures["total_wall_seconds"] = round(time.perf_counter() - wall, 1)
-    if figures_out is not None:
-        figures_out.update(figures)
-    report = format_report(figures)
-    print(report)
-    out = Path(args.out)
-    files = write_report(result, figures, out, network=network, city=city)
-    print(f"report and charts: {', '.join(str(f) for f in files)}")
+
+
+def _exit_code(figures: dict) -> int:
+    """0 when the day went well, 1 when an order is unaccounted for, 3 when the SLO was missed."""
     if not figures["all_accounted"]:
         print("FAILED: some order is neither delivered, cancelled nor failed", file=sys.stderr)
         return 1
