@@ -3,6 +3,9 @@ the SLA report and its charts."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import dataclasses
 import secrets
 import sys
 import time
@@ -18,85 +21,38 @@ from dispatch.keys import SERVICES
 from dispatch.orders.sla import OBJECTIVE
 from dispatch.postgres.database import resolve_database_url
 from dispatch.postgres.scratch import create_database
-from dispatch.sim.city import DemoConfig, build_city, start_time
+from dispatch.settings import Settings
+from dispatch.sim.city import City, DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
-from dispatch.sim.demo_runner import DemoRunner
+from dispatch.sim.demo_runner import DemoResult, DemoRunner
 from dispatch.sim.webhook_receiver import WebhookReceiver
+from geo.loading import load_road_network
+from geo.network import RoadNetwork
 
 DEMO_DATABASE = "flashdispatch_demo"
 
 
 def say(message: str) -> None:
+    """Progress, on stderr."""
     print(message, file=sys.stderr, flush=True)
 
 
-async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out: dict | None = None) -> int:
+async def run_demo(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    database: str = DEMO_DATABASE,
+    figures_out: dict | None = None,
+) -> int:
     """Play the day; returns the exit code (0 ok, 1 an order unaccounted for, 3 SLO missed)."""
-    import asyncio
-    import dataclasses
-
-    from geo.loading import load_road_network
-
     wall = time.perf_counter()
     config = DemoConfig(stores=args.stores, couriers=args.couriers, minutes=args.minutes, seed=args.seed)
-    say(f"road network: {settings.road_network}")
-    network = await asyncio.to_thread(
-        load_road_network, settings.road_network, cache_dir=settings.home / "cache", progress=say
-    )
-    say(f"road network ready: {network.node_count:,} nodes")
-    server = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
-    database_url = await create_database(server, database, replace=True)  # every run starts from nothing
-    where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
-    say(f"database: fresh '{database}' on {where}")
+    network, database_url = await _prepare_world(settings, database)
     city = build_city(network, config)
     say(f"city: {len(city.shops)} shops, {len(city.couriers)} couriers, {len(city.orders)} orders planned")
-    operator_secret = "demo-" + secrets.token_urlsafe(24)
-    settings = dataclasses.replace(
-        settings,
-        operator_token=operator_secret,
-        policy=dataclasses.replace(settings.policy, dispatch_interval_s=config.tick_s),
-        webhooks=dataclasses.replace(settings.webhooks, allow_private=True),  # the receiver is on 127.0.0.1
+    result, receiver, drained = await _play_day(
+        settings, args, city=city, network=network, database_url=database_url
     )
-    clock = VirtualClock(start_time(config))
-    receiver = WebhookReceiver(now=clock.now)  # lag in simulated time, like the rest of the report
-    hook_url = await receiver.start()
-    app = create_app(
-        settings,
-        clock=clock,
-        registry=CollectorRegistry(),
-        database_url=database_url,
-        road_network=network,
-        run_dispatch_loop=False,
-    )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port)
-    await site.start()
-    port = runner.addresses[0][1]
-    base = f"http://127.0.0.1:{port}"
-    say(f"service: {base}   metrics: {base}/metrics   (virtual clock, dispatch in lockstep)")
-    operator = {"Authorization": f"Bearer {operator_secret}"}
-    try:
-        timeout = aiohttp.ClientTimeout(total=60)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(base + "/v1/webhooks", json={"url": hook_url}, headers=operator) as r:
-                receiver.secret = (await r.json())["secret"]
-            say(f"webhook receiver: {hook_url} (verifies every delivery with the PyPI standardwebhooks)")
-            demo = DemoRunner(
-                city=city,
-                session=session,
-                base_url=base,
-                operator=operator,
-                clock=clock,
-                dispatch_round=app[SERVICES].dispatcher.tick,
-                speed=args.speed,
-                progress=say,
-            )
-            result = await demo.run(network)
-        drained = await drain_webhooks(app, timeout_s=120)
-    finally:
-        await runner.cleanup()
-        await receiver.stop()
     figures = summarize(result)
     figures.update({f"webhook_{k}": v for k, v in receiver.summary().items()})
     figures["webhook_drained"] = drained
@@ -108,7 +64,89 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
     out = Path(args.out)
     files = write_report(result, figures, out, network=network, city=city)
     print(f"report and charts: {', '.join(str(f) for f in files)}")
-    if not drained or figures["webhook_signature_failures"]:
+    return _exit_code(figures)
+
+
+def _day_settings(settings: Settings, city: City, operator_secret: str) -> Settings:
+    """The service's settings for the day: the demo's operator token, rounds in lockstep with the
+    simulated minutes, and webhooks allowed to the demo's own receiver on 127.0.0.1."""
+    return dataclasses.replace(
+        settings,
+        operator_token=operator_secret,
+        policy=dataclasses.replace(settings.policy, dispatch_interval_s=city.config.tick_s),
+        webhooks=dataclasses.replace(settings.webhooks, allow_private=True),
+    )
+
+
+async def _prepare_world(settings: Settings, database: str) -> tuple[RoadNetwork, str]:
+    """Load the road network and create a fresh database; returns the network and the database URL."""
+    say(f"road network: {settings.road_network}")
+    network = await asyncio.to_thread(
+        load_road_network, settings.road_network, cache_dir=settings.home / "cache", progress=say
+    )
+    say(f"road network ready: {network.node_count:,} nodes")
+    server = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
+    database_url = await create_database(server, database, replace=True)  # every run starts from nothing
+    where = "DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
+    say(f"database: fresh '{database}' on {where}")
+    return network, database_url
+
+
+async def _play_day(
+    settings: Settings, args: argparse.Namespace, *, city: City, network: RoadNetwork, database_url: str
+) -> tuple[DemoResult, WebhookReceiver, bool]:
+    """Serve the app on a virtual clock, in lockstep with the simulator, and play the city through it;
+    a webhook receiver of the demo's own hears every order event. Returns the day, the receiver and
+    whether the outbox drained."""
+    operator_secret = "demo-" + secrets.token_urlsafe(24)
+    settings = _day_settings(settings, city, operator_secret)
+    clock = VirtualClock(start_time(city.config))
+    receiver = WebhookReceiver(now=clock.now)  # lag in simulated time, like the rest of the report
+    hook_url = await receiver.start()
+    app = create_app(
+        settings, clock=clock, registry=CollectorRegistry(), database_url=database_url, road_network=network,
+        run_dispatch_loop=False,
+    )  # fmt: skip
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    say(f"service: {base}   metrics: {base}/metrics   (virtual clock, dispatch in lockstep)")
+    operator = {"Authorization": f"Bearer {operator_secret}"}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            async with session.post(base + "/v1/webhooks", json={"url": hook_url}, headers=operator) as r:
+                receiver.secret = (await r.json())["secret"]
+            say(f"webhook receiver: {hook_url} (verifies every delivery with the PyPI standardwebhooks)")
+            demo = DemoRunner(
+                city=city, session=session, base_url=base, operator=operator, clock=clock,
+                dispatch_round=app[SERVICES].dispatcher.tick, speed=args.speed, progress=say,
+            )  # fmt: skip
+            result = await demo.run(network)
+        drained = await drain_webhooks(app, timeout_s=120)
+    finally:
+        await runner.cleanup()
+        await receiver.stop()
+    return result, receiver, drained
+
+
+async def drain_webhooks(app: web.Application, *, timeout_s: float) -> bool:
+    """Wait until the relay has nothing pending (every event delivered); False on timeout."""
+    relay = app[SERVICES].relay
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        await relay.fan_out()
+        if (await relay.store.stats()).oldest_pending_at is None:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def _exit_code(figures: dict) -> int:
+    """0 when the day went well, 1 when an order is unaccounted for or a webhook event was lost or
+    forged, 3 when the SLO was missed."""
+    if not figures["webhook_drained"] or figures["webhook_signature_failures"]:
         print("FAILED: the webhook receiver did not get every event, or a signature failed", file=sys.stderr)
         return 1
     if not figures["all_accounted"]:
@@ -118,17 +156,3 @@ async def run_demo(settings, args, *, database: str = DEMO_DATABASE, figures_out
         print("SLO MISSED: fewer than 95% of orders were on time", file=sys.stderr)
         return 3
     return 0
-
-
-async def drain_webhooks(app: web.Application, *, timeout_s: float) -> bool:
-    """Wait until the relay has nothing pending (every event delivered); False on timeout."""
-    import asyncio
-
-    relay = app[SERVICES].relay
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        await relay.fan_out()
-        if (await relay.store.stats()).oldest_pending_at is None:
-            return True
-        await asyncio.sleep(0.1)
-    return False

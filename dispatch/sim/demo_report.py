@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dispatch.orders.sla import sli
-from dispatch.sim.demo_runner import DemoResult, OrderRecord
+from dispatch.sim.city import City
+from dispatch.sim.demo_runner import DemoResult, Sample
+from dispatch.sim.order_system import OrderRecord
+from geo.network import RoadNetwork
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SLA_S = 1800.0
 
@@ -155,12 +162,13 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
-def write_report(result: DemoResult, figures: dict, out: Path, *, network, city) -> list[Path]:
+def write_report(
+    result: DemoResult, figures: dict, out: Path, *, network: RoadNetwork, city: City
+) -> list[Path]:
     """Write report.txt, report.json and the four charts; returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -169,8 +177,18 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
     written += [out / "report.txt", out / "report.json"]
     placed = [r for r in result.records.values() if r.status == 201]
     delivered = [r for r in placed if r.delivered_s is not None]
-    ctd = np.array([s for r in delivered if (s := r.click_to_door_s) is not None]) / 60.0
+    written.append(_plot_delivery_times(delivered, out / "delivery_times.png"))
+    written.append(_plot_on_time_share(placed, delivered, out / "on_time_share.png", city=city))
+    written.append(_plot_backlog(result.samples, out / "backlog.png"))
+    written.append(_plot_map(delivered, out / "map.png", network=network, city=city))
+    return written
 
+
+def _plot_delivery_times(delivered: list[OrderRecord], path: Path) -> Path:
+    """Histogram of click-to-door minutes against the 30-minute promise."""
+    import matplotlib.pyplot as plt
+
+    ctd = np.array([s for r in delivered if (s := r.click_to_door_s) is not None]) / 60.0
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.hist(ctd, bins=np.arange(0, max(60, (ctd.max() if len(ctd) else 0) + 2), 2).tolist(), color="#4477aa")
     ax.axvline(30, color="#cc3311", linewidth=2, label="30-minute promise")
@@ -178,7 +196,14 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
     ax.set_ylabel("orders")
     ax.set_title("Delivery time distribution")
     ax.legend()
-    written.append(_save(fig, out / "delivery_times.png"))
+    return _save(fig, path)
+
+
+def _plot_on_time_share(
+    placed: list[OrderRecord], delivered: list[OrderRecord], path: Path, *, city: City
+) -> Path:
+    """On-time share of the orders placed in each quarter hour, over the day."""
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     bucket = 15 * 60
@@ -202,17 +227,27 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
     twin.set_ylabel("orders per 15 min")
     ax.set_title("On-time share over the simulated day")
     ax.legend(loc="lower left")
-    written.append(_save(fig, out / "on_time_share.png"))
+    return _save(fig, path)
+
+
+def _plot_backlog(samples: list[Sample], path: Path) -> Path:
+    """Open orders, busy couriers and couriers on shift over the day."""
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    t = [s.t_s / 3600.0 for s in result.samples]
-    ax.plot(t, [s.open_orders for s in result.samples], label="open orders", color="#4477aa")
-    ax.plot(t, [s.busy_couriers for s in result.samples], label="busy couriers", color="#ee7733")
-    ax.plot(t, [s.on_shift for s in result.samples], label="couriers on shift", color="#bbbbbb")
+    t = [s.t_s / 3600.0 for s in samples]
+    ax.plot(t, [s.open_orders for s in samples], label="open orders", color="#4477aa")
+    ax.plot(t, [s.busy_couriers for s in samples], label="busy couriers", color="#ee7733")
+    ax.plot(t, [s.on_shift for s in samples], label="couriers on shift", color="#bbbbbb")
     ax.set_xlabel("hours since 10:00")
     ax.set_title("Backlog and couriers over time")
     ax.legend()
-    written.append(_save(fig, out / "backlog.png"))
+    return _save(fig, path)
+
+
+def _plot_map(delivered: list[OrderRecord], path: Path, *, network: RoadNetwork, city: City) -> Path:
+    """The road network, the shops, and every delivery on time or late."""
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 8))
     for u, v in network.graph.edges():
@@ -248,11 +283,10 @@ def write_report(result: DemoResult, figures: dict, out: Path, *, network, city)
     ax.legend(loc="upper right", fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
-    written.append(_save(fig, out / "map.png"))
-    return written
+    return _save(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     import matplotlib.pyplot as plt

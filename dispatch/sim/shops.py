@@ -1,0 +1,128 @@
+"""The demo's shops: registering them, syncing stock by snapshot and delta, and packing orders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dispatch.sim.api_client import ApiClient, Headers, Json
+from dispatch.sim.city import DemoConfig, ShopPlan
+from dispatch.sim.events import Action, EventQueue
+from dispatch.sim.order_system import OrderRecord
+
+SAMPLED_SKUS = 15  # SKUs a POS sync looks at
+RESTOCK_BELOW = 12  # a popular SKU with less on hand than this is restocked
+RESTOCK_QUANTITY = 40
+PACKERS_PER_SHOP = 2
+
+
+class Shops:
+    """Every shop's staff and POS: packers packing orders, walk-in sales and restocks."""
+
+    def __init__(
+        self, *, shops: list[ShopPlan], config: DemoConfig, api: ApiClient, events: EventQueue,
+        rng: np.random.Generator,
+    ) -> None:
+        self.config = config
+        self.api = api
+        self.events = events
+        self.rng = rng
+        self.plans = shops
+        self.shops = {s.store_id: s for s in shops}
+        self.headers: dict[str, Headers] = {}
+        self.versions: dict[str, int] = {}
+        self.packers: dict[str, list[float]] = {s.store_id: [0.0] * PACKERS_PER_SHOP for s in shops}
+        self.stock_syncs = 0
+
+    async def register(self, shop: ShopPlan) -> None:
+        """Register the shop, get its token and send its first stock snapshot (version 1)."""
+        body = {
+            "name": shop.name,
+            "location": {"lat": shop.lat, "lon": shop.lon},
+            "zone": shop.zone,
+            "pick_minutes": shop.pick_minutes,
+            "radius_minutes": 20,
+            "opening_hours": [{"days": "daily", "open": "07:00", "close": "23:30"}],
+        }
+        api = self.api
+        status, payload = await api.call("PUT", f"/v1/stores/{shop.store_id}", api.operator, body)
+        if status not in (200, 201):
+            raise RuntimeError(f"store registration failed: {payload}")
+        headers = await api.token("store", store_id=shop.store_id)
+        self.headers[shop.store_id] = headers
+        self.versions[shop.store_id] = 1
+        items = [{"sku": sku, "quantity": qty} for sku, qty in shop.stock.items()]
+        status, payload = await api.call(
+            "PUT", f"/v1/stores/{shop.store_id}/stock", headers, {"version": 1, "items": items}
+        )
+        if status != 200:
+            raise RuntimeError(f"stock snapshot failed: {payload}")
+        self.stock_syncs += 1
+
+    def schedule_syncs(self) -> None:
+        """Each shop's first POS sync, staggered over one restock interval."""
+        for k, shop in enumerate(self.plans):
+            first = self.config.restock_every_s * (1 + k / len(self.plans))
+            self.events.schedule(first, self._sync(shop.store_id))
+
+    def start_packing(self, record: OrderRecord) -> None:
+        """The shop's first free packer packs the placed order; the service hears when it is done."""
+        assert record.store_id is not None
+        now_s = self.events.now_s
+        packers = self.packers[record.store_id]
+        k = int(np.argmin(packers))
+        packed = max(now_s, packers[k]) + self.shops[record.store_id].pick_minutes * 60.0
+        packers[k] = packed
+        record.packed_s = packed
+        self.events.schedule(packed, self._packed(record))
+
+    def _packed(self, record: OrderRecord) -> Action:
+        async def packed() -> None:
+            if record.cancelled or record.store_id is None:
+                return
+            await self.api.call(
+                "POST",
+                f"/v1/stores/{record.store_id}/orders/{record.plan.order_id}/packed",
+                self.headers[record.store_id],
+            )
+
+        return packed
+
+    def _sync(self, store_id: str) -> Action:
+        """The shop's POS: walk-in sales and restocks, sent as deltas (never our own sales)."""
+
+        async def sync() -> None:
+            changes = await self._pos_changes(store_id)
+            if changes:
+                await self._send_delta(store_id, changes)
+            if self.events.now_s < self.config.minutes * 60.0:
+                self.events.schedule(self.events.now_s + self.config.restock_every_s, self._sync(store_id))
+
+        return sync
+
+    async def _pos_changes(self, store_id: str) -> list[Json]:
+        """Read a sample of the shop's stock; restock low popular SKUs, sell a little of the rest."""
+        skus = list(self.shops[store_id].stock)
+        picks = sorted({skus[int(i)] for i in self.rng.integers(0, len(skus), SAMPLED_SKUS)})
+        query = "&".join(f"sku={s}" for s in picks)
+        path = f"/v1/stores/{store_id}/stock?{query}"
+        status, levels = await self.api.call("GET", path, self.headers[store_id])
+        changes: list[Json] = []
+        if status != 200:
+            return changes
+        popular = skus[: self.config.popular_skus]
+        for item in levels["items"]:
+            if item["on_hand"] < RESTOCK_BELOW and item["sku"] in popular:
+                changes.append({"sku": item["sku"], "delta": RESTOCK_QUANTITY})
+            elif item["available"] > 0:
+                sold = min(item["available"], int(self.rng.integers(1, 3)))
+                changes.append({"sku": item["sku"], "delta": -sold})
+        return changes
+
+    async def _send_delta(self, store_id: str, changes: list[Json]) -> None:
+        """Send the changes as the next stock version; counted when the service takes them."""
+        version = self.versions[store_id] + 1
+        body = {"version": version, "changes": changes}
+        status, _ = await self.api.call("PATCH", f"/v1/stores/{store_id}/stock", self.headers[store_id], body)
+        if status == 200:
+            self.versions[store_id] = version
+            self.stock_syncs += 1
