@@ -81,10 +81,10 @@ def _bench_one(inst_dir: Path, out_dir: Path, *, policy_name: str, stack: int = 
         load_instance,
         mdrp_policy,
         simulate,
-        stack_instance,
         write_solution,
     )
     from dispatch.sim.mdrp_check import judge_solution, solution_metrics
+    from dispatch.sim.mdrp_stack import stack_instance
 
     instance = load_instance(inst_dir)
     if stack > 1:

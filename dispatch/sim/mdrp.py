@@ -10,16 +10,13 @@ of placement + the instance's target click-to-door. Nothing about later orders i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, Route
 from dispatch.engine.plan import plan_round
-
-MINUTE_S = 60
+from dispatch.sim.mdrp_travel import MINUTE_S, InstanceTravel
 
 ASSIGNMENTS_FILE = "solution_info_assignments.txt"
 ORDERS_FILE = "solution_info_orders.txt"
@@ -144,82 +141,6 @@ def load_instance(path: Path) -> MdrpInstance:
         )
     except (KeyError, ValueError, OSError) as exc:
         raise MdrpFormatError(f"{path}: not an MDRP instance ({exc})") from exc
-
-
-def stack_instance(instance: MdrpInstance, copies: int) -> MdrpInstance:
-    """The instance's orders and couriers ``copies`` times over, on the same restaurants.
-
-    Copy ``j`` (from 0) of order ``o<k>`` is ``o<k + j·N>`` with ``N`` the largest order
-    number, and likewise for couriers, so ids keep the MDRPLIB form; times and places are
-    the original's. A day ``copies`` times as busy, for timing the engine at scale.
-
-    Parameters
-    ----------
-    instance
-        The instance to stack.
-    copies
-        How many copies (1: the instance itself, renamed).
-
-    Returns
-    -------
-    MdrpInstance
-    """
-    if copies < 1:
-        raise ValueError("copies must be at least 1")
-
-    def number(place_id: str) -> int:
-        return int(place_id.lstrip("abcdefghijklmnopqrstuvwxyz"))
-
-    n_orders = max(number(o) for o in instance.orders)
-    n_couriers = max(number(c) for c in instance.couriers)
-    orders: dict[str, MdrpOrder] = {}
-    couriers: dict[str, MdrpCourier] = {}
-    for j in range(copies):
-        for o in instance.orders.values():
-            oid = f"o{number(o.order_id) + j * n_orders}"
-            orders[oid] = replace(o, order_id=oid)
-        for c in instance.couriers.values():
-            cid = f"c{number(c.courier_id) + j * n_couriers}"
-            couriers[cid] = replace(c, courier_id=cid)
-    return replace(
-        instance,
-        name=f"{instance.name}x{copies}",
-        orders=orders,
-        couriers=couriers,
-        _coords={},
-    )
-
-
-class InstanceTravel:
-    """The instance's travel time in seconds between place ids, memoised; many pairs at once.
-
-    ``matrix`` gives exactly the pair-by-pair values (entries on a whole-minute boundary,
-    where numpy's and Python's square roots could round apart, are computed one by one).
-    """
-
-    def __init__(self, instance: MdrpInstance) -> None:
-        self.instance = instance
-        self._memo: dict[tuple[Hashable, Hashable], float] = {}
-
-    def __call__(self, a: Hashable, b: Hashable) -> float:
-        key = (a, b)
-        value = self._memo.get(key)
-        if value is None:
-            value = float(self.instance.travel_minutes(str(a), str(b)) * MINUTE_S)
-            self._memo[key] = value
-        return value
-
-    def matrix(self, origins: Sequence[Hashable], destinations: Sequence[Hashable]) -> np.ndarray:
-        """Travel seconds from each origin to each destination, shape (origins, destinations)."""
-        a = np.array([self.instance.location(str(p)) for p in origins], dtype=float).reshape(-1, 2)
-        b = np.array([self.instance.location(str(p)) for p in destinations], dtype=float)
-        b = b.reshape(-1, 2)
-        q = np.hypot(b[None, :, 0] - a[:, None, 0], b[None, :, 1] - a[:, None, 1])
-        q = q / self.instance.meters_per_minute
-        out = np.ceil(q) * MINUTE_S
-        for i, j in zip(*np.nonzero(np.abs(q - np.round(q)) < 1e-9), strict=True):
-            out[i, j] = self(origins[i], destinations[j])
-        return out
 
 
 POLICIES = ("service", "mdrp")

@@ -71,7 +71,7 @@ def test_write_solution_uses_single_spaces_and_no_blank_lines(tmp_path: Path) ->
 
 
 def test_stack_instance_copies_orders_and_couriers_with_mdrplib_ids() -> None:
-    from dispatch.sim.mdrp import stack_instance
+    from dispatch.sim.mdrp_stack import stack_instance
 
     inst = load_instance(TINY)
     stacked = stack_instance(inst, 3)
@@ -84,7 +84,7 @@ def test_stack_instance_copies_orders_and_couriers_with_mdrplib_ids() -> None:
 
 
 def test_stacked_tiny_instance_simulates_feasibly(tmp_path: Path) -> None:
-    from dispatch.sim.mdrp import stack_instance
+    from dispatch.sim.mdrp_stack import stack_instance
 
     inst = stack_instance(load_instance(TINY), 2)
     write_solution(simulate(inst), tmp_path)
@@ -93,7 +93,7 @@ def test_stacked_tiny_instance_simulates_feasibly(tmp_path: Path) -> None:
 
 
 def test_instance_travel_matrix_equals_the_pair_by_pair_rule() -> None:
-    from dispatch.sim.mdrp import MINUTE_S, InstanceTravel
+    from dispatch.sim.mdrp_travel import MINUTE_S, InstanceTravel
 
     inst = load_instance(TINY)
     travel = InstanceTravel(inst)
