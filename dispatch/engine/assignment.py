@@ -94,31 +94,11 @@ def courier_view(
     shift_end = np.fromiter((x.shift_ends_at for x in states), dtype=float, count=c)
     capacity = np.fromiter((x.capacity for x in states), dtype=np.int64, count=c)
     reachable = np.isfinite(to_store)
-    limit = policy.candidate_couriers
-    if limit <= 0 or c <= limit or s == 0:
-        offered = np.ones((c, s), dtype=bool)
-    else:
-        # Each store's nearest couriers by arrival, and each courier's nearest stores (when
-        # stores compete for couriers, a courier far down a store's list may be the one the
-        # best matching gives it); ties by position.
-        key = np.where(reachable, (start - now)[:, None] + to_store, np.inf)
-        key = key + (np.arange(c) * 1e-6)[:, None]
-        offered = np.zeros((c, s), dtype=bool)
-        near_couriers = np.argpartition(key, limit - 1, axis=0)[:limit]
-        offered[near_couriers, np.arange(s)[None, :]] = True
-        per_courier = min(s, policy.candidate_stores)
-        if per_courier > 0:
-            near_stores = np.argpartition(key, per_courier - 1, axis=1)[:, :per_courier]
-            offered[np.arange(c)[:, None], near_stores] = True
+    offered = _offered(to_store, start, reachable, now=now, policy=policy)
     store_of, courier_of = np.nonzero(offered.T)
     indptr = np.zeros(s + 1, dtype=np.intp)
     np.cumsum(np.bincount(store_of, minlength=s), out=indptr[1:])
-    sizes = max(policy.max_bundle_size, int(capacity.max(initial=1)))
-    reach_shift = np.full((sizes, s), -np.inf)
-    for n in range(1, sizes + 1):
-        able = reachable & (capacity >= n)[:, None]
-        if c:
-            reach_shift[n - 1] = np.where(able, shift_end[:, None], -np.inf).max(axis=0)
+    reach_shift = _reach_shift(reachable, capacity, shift_end, policy=policy)
     return CourierView(
         states=states,
         slot=slot,
@@ -130,6 +110,53 @@ def courier_view(
         offered=courier_of,
         reach_shift=reach_shift,
     )
+
+
+def _offered(
+    to_store: np.ndarray,
+    start: np.ndarray,
+    reachable: np.ndarray,
+    *,
+    now: float,
+    policy: EnginePolicy,
+) -> np.ndarray:
+    """Which couriers (rows) are offered bundles of which stores (columns), shape (C, S).
+
+    Each store's nearest couriers by arrival, and each courier's nearest stores (when
+    stores compete for couriers, a courier far down a store's list may be the one the best
+    matching gives it); ties by position. Every pair when the limit does not bind.
+    """
+    c, s = to_store.shape
+    limit = policy.candidate_couriers
+    if limit <= 0 or c <= limit or s == 0:
+        return np.ones((c, s), dtype=bool)
+    key = np.where(reachable, (start - now)[:, None] + to_store, np.inf)
+    key = key + (np.arange(c) * 1e-6)[:, None]
+    offered = np.zeros((c, s), dtype=bool)
+    near_couriers = np.argpartition(key, limit - 1, axis=0)[:limit]
+    offered[near_couriers, np.arange(s)[None, :]] = True
+    per_courier = min(s, policy.candidate_stores)
+    if per_courier > 0:
+        near_stores = np.argpartition(key, per_courier - 1, axis=1)[:, :per_courier]
+        offered[np.arange(c)[:, None], near_stores] = True
+    return offered
+
+
+def _reach_shift(
+    reachable: np.ndarray, capacity: np.ndarray, shift_end: np.ndarray, *, policy: EnginePolicy
+) -> np.ndarray:
+    """Latest shift end, per bundle size and store, of the couriers that reach and carry it.
+
+    Shape (N, S), ``-inf`` where no courier can; it tells whether a deferred bundle is lost.
+    """
+    c, s = reachable.shape
+    sizes = max(policy.max_bundle_size, int(capacity.max(initial=1)))
+    reach_shift = np.full((sizes, s), -np.inf)
+    for n in range(1, sizes + 1):
+        able = reachable & (capacity >= n)[:, None]
+        if c:
+            reach_shift[n - 1] = np.where(able, shift_end[:, None], -np.inf).max(axis=0)
+    return reach_shift
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,53 +358,92 @@ def assign_bundles(
     states = list(couriers)
     remaining = list(bundles)
     out: list[Assignment] = []
-    view = first_wave
     for wave in range(1, policy.max_waves + 1):
         if not remaining or not states:
             break
-        arrays = _bundle_arrays(remaining, legs, policy)
-        if view is None:
-            view = courier_view(
-                states, legs=legs, now=now, policy=policy, columns=np.unique(arrays.store_col)
-            )
-        pairs = _price_pairs(view, arrays, now=now, policy=policy)
-        rows, cols = match(
-            pairs.courier,
-            pairs.bundle,
-            pairs.cost,
-            n_couriers=len(states),
-            n_bundles=len(remaining),
-        )
+        view = first_wave if wave == 1 else None
+        matched = _match_wave(states, remaining, view=view, legs=legs, now=now, policy=policy)
         taken: set[int] = set()
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        for r, c in matched:
             courier, bundle = states[r], remaining[c]
-            key = (id(bundle), courier.location, courier.free_at)
-            known = timings.get(key) if timings is not None else None
-            if known is not None and known[0] is bundle:
-                timing = known[1]
-            else:
-                timing = time_route(
-                    location=courier.location,
-                    start_at=max(now, courier.free_at),
-                    store_location=bundle.store_location,
-                    ready_at=bundle.ready_at,
-                    dropoffs=[o.dropoff for o in bundle.orders],
-                    travel=travel,
-                    policy=policy,
-                )
-                if timings is not None:
-                    timings[key] = (bundle, timing)
+            timing = _trip_timing(courier, bundle, travel=travel, now=now, policy=policy, timings=timings)
             out.append(Assignment(courier=courier, bundle=bundle, wave=wave, timing=timing))
-            states[r] = CourierState(
-                courier_id=courier.courier_id,
-                location=bundle.orders[-1].dropoff,
-                free_at=timing.free_at,
-                shift_ends_at=courier.shift_ends_at,
-                capacity=courier.capacity,
-            )
+            states[r] = _after_trip(courier, bundle, timing)
             taken.add(c)
         if not taken:
             break
         remaining = [b for i, b in enumerate(remaining) if i not in taken]
-        view = None
     return out, remaining
+
+
+def _match_wave(
+    states: Sequence[CourierState],
+    remaining: Sequence[Bundle],
+    *,
+    view: CourierView | None,
+    legs: StoreLegs,
+    now: float,
+    policy: EnginePolicy,
+) -> list[tuple[int, int]]:
+    """One wave's (courier, bundle) index pairs: candidate pairs priced and matched globally.
+
+    ``view`` is the couriers' view when already built (the first wave's); later waves build
+    it over the remaining bundles' stores only.
+    """
+    arrays = _bundle_arrays(remaining, legs, policy)
+    if view is None:
+        view = courier_view(
+            states, legs=legs, now=now, policy=policy, columns=np.unique(arrays.store_col)
+        )
+    pairs = _price_pairs(view, arrays, now=now, policy=policy)
+    rows, cols = match(
+        pairs.courier,
+        pairs.bundle,
+        pairs.cost,
+        n_couriers=len(states),
+        n_bundles=len(remaining),
+    )
+    return list(zip(rows.tolist(), cols.tolist(), strict=True))
+
+
+def _trip_timing(
+    courier: CourierState,
+    bundle: Bundle,
+    *,
+    travel: TravelTime,
+    now: float,
+    policy: EnginePolicy,
+    timings: dict[tuple[int, object, float], tuple[Bundle, RouteTiming]] | None,
+) -> RouteTiming:
+    """Time the courier's trip with the bundle, through the round's memo when given.
+
+    The memo is keyed by the bundle's identity (checked, as ids may be reused) and the
+    courier's state: the same courier state and bundle always time the same.
+    """
+    key = (id(bundle), courier.location, courier.free_at)
+    known = timings.get(key) if timings is not None else None
+    if known is not None and known[0] is bundle:
+        return known[1]
+    timing = time_route(
+        location=courier.location,
+        start_at=max(now, courier.free_at),
+        store_location=bundle.store_location,
+        ready_at=bundle.ready_at,
+        dropoffs=[o.dropoff for o in bundle.orders],
+        travel=travel,
+        policy=policy,
+    )
+    if timings is not None:
+        timings[key] = (bundle, timing)
+    return timing
+
+
+def _after_trip(courier: CourierState, bundle: Bundle, timing: RouteTiming) -> CourierState:
+    """The courier as it is when the trip ends: at the last door, free then (next wave)."""
+    return CourierState(
+        courier_id=courier.courier_id,
+        location=bundle.orders[-1].dropoff,
+        free_at=timing.free_at,
+        shift_ends_at=courier.shift_ends_at,
+        capacity=courier.capacity,
+    )

@@ -114,33 +114,53 @@ def build_bundles(
     tuple of Bundle
         Every order in exactly one bundle; stores by id, bundles by ready time.
     """
+    reference = _reference_pickups(orders, expected_pickup, now=now, policy=policy)
+    bundles: list[Bundle] = []
+    for group in _store_groups(orders):
+        bundles += _bundle_store(
+            group,
+            travel=travel,
+            reference=reference,
+            earliest=now + policy.pickup_half_s,
+            policy=policy,
+            size=target_size,
+            max_added=max_added_delay_s,
+        )
+    return tuple(bundles)
+
+
+def _reference_pickups(
+    orders: Sequence[OpenOrder],
+    expected_pickup: Mapping[str, float] | None,
+    *,
+    now: float,
+    policy: EnginePolicy,
+) -> dict[str, float]:
+    """Each order's pickup were it carried alone, against which bundling delays are judged.
+
+    Its ready time (not before a courier could be at the store), or later when a previous
+    assignment predicts a later pickup; an order no courier was found for is taken to wait
+    until the end of the horizon plus the largest delay a bundle may add.
+    """
+    earliest = now + policy.pickup_half_s
+    if expected_pickup is None:
+        return {o.order_id: max(o.ready_at, earliest) for o in orders}
+    late = now + policy.courier_horizon_s + policy.bundle_max_delay_s
+    return {
+        o.order_id: max(o.ready_at, earliest, expected_pickup.get(o.order_id, late))
+        for o in orders
+    }
+
+
+def _store_groups(orders: Sequence[OpenOrder]) -> list[list[OpenOrder]]:
+    """The orders of each store (stores by id), each store's by ready time, then placement."""
     by_store: dict[str, list[OpenOrder]] = defaultdict(list)
     for o in orders:
         by_store[o.store_id].append(o)
-    earliest = now + policy.pickup_half_s
-    if expected_pickup is None:
-        reference = {o.order_id: max(o.ready_at, earliest) for o in orders}
-    else:
-        late = now + policy.courier_horizon_s + policy.bundle_max_delay_s
-        reference = {
-            o.order_id: max(o.ready_at, earliest, expected_pickup.get(o.order_id, late))
-            for o in orders
-        }
-    out: list[Bundle] = []
-    for store_id in sorted(by_store):
-        group = sorted(by_store[store_id], key=lambda o: (o.ready_at, o.placed_at, o.order_id))
-        out.extend(
-            _bundle_store(
-                group,
-                travel=travel,
-                reference=reference,
-                earliest=earliest,
-                policy=policy,
-                size=target_size,
-                max_added=max_added_delay_s,
-            )
-        )
-    return tuple(out)
+    return [
+        sorted(by_store[store_id], key=lambda o: (o.ready_at, o.placed_at, o.order_id))
+        for store_id in sorted(by_store)
+    ]
 
 
 def make_bundle(

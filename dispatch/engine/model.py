@@ -110,12 +110,7 @@ class EnginePolicy:
     search_time_share: float = 0.4
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise EngineError(f"EnginePolicy.{f.name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise EngineError(f"EnginePolicy.{f.name} must be finite and >= 0, got {value}")
+        self._check_numbers()
         if self.round_interval_s <= 0:
             raise EngineError("EnginePolicy.round_interval_s must be positive")
         if self.lateness_knee_s <= 0:
@@ -134,6 +129,15 @@ class EnginePolicy:
             raise EngineError("EnginePolicy.search_time_share must be at most 1")
         if not isinstance(self.max_waves, int) or self.max_waves < 1:
             raise EngineError("EnginePolicy.max_waves must be an integer >= 1")
+
+    def _check_numbers(self) -> None:
+        """Every field is a finite, non-negative number (``bool`` is not one)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise EngineError(f"EnginePolicy.{f.name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise EngineError(f"EnginePolicy.{f.name} must be finite and >= 0, got {value}")
 
     @property
     def pickup_half_s(self) -> float:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
 from dispatch.engine.assignment import Assignment
-from dispatch.engine.bundles import bundle_target_size, largest_bundle
+from dispatch.engine.bundles import Bundle, bundle_target_size, largest_bundle
 from dispatch.engine.model import (
     CourierState,
     EngineError,
@@ -64,12 +64,48 @@ def plan_round(
     RoundPlan
         Routes (committed ones first), and the orders no courier can (or should yet) take.
     """
+    orders, couriers, unplannable = _plannable(orders, couriers)
+    routes, leftover = _plan_trips(
+        orders, couriers, travel=travel, now=now, policy=policy, timer=timer
+    )
+    unassigned = tuple(sorted([*unplannable, *(o.order_id for b in leftover for o in b.orders)]))
+    moves = plan_repositions(
+        couriers=couriers,
+        routes=routes,
+        hotspots=hotspots or {},
+        travel=travel,
+        now=now,
+        policy=policy,
+    )
+    return RoundPlan(routes=tuple(routes), repositions=moves, unassigned=unassigned)
+
+
+def _plannable(
+    orders: Sequence[OpenOrder], couriers: Sequence[CourierState]
+) -> tuple[list[OpenOrder], list[CourierState], list[str]]:
+    """Checked inputs in id order (so the plan does not depend on the given order).
+
+    An order whose times are not numbers cannot be planned; it must not poison the others,
+    so it is set apart (its id is returned) rather than rejected.
+    """
     orders = sorted(orders, key=lambda o: o.order_id)
     couriers = sorted(couriers, key=lambda c: c.courier_id)
     _check_unique(orders, couriers)
-    # An order whose times are not numbers cannot be planned; it must not poison the others.
     unplannable = [o.order_id for o in orders if not _has_finite_times(o)]
     orders = [o for o in orders if _has_finite_times(o)]
+    return orders, couriers, unplannable
+
+
+def _plan_trips(
+    orders: Sequence[OpenOrder],
+    couriers: Sequence[CourierState],
+    *,
+    travel: TravelTime,
+    now: float,
+    policy: EnginePolicy,
+    timer: Callable[[], float] | None,
+) -> tuple[list[Route], list[Bundle]]:
+    """The round's routes (committed first) from the best partition found, and the leftover."""
     size = bundle_target_size(orders=orders, couriers=couriers, now=now, policy=policy)
     assignments, leftover = search_bundles(
         orders,
@@ -83,16 +119,7 @@ def plan_round(
     )
     routes = [_route(a, travel=travel, now=now, policy=policy) for a in assignments]
     routes.sort(key=lambda r: (not r.committed, r.pickup_at, r.courier_id))
-    unassigned = tuple(sorted([*unplannable, *(o.order_id for b in leftover for o in b.orders)]))
-    moves = plan_repositions(
-        couriers=couriers,
-        routes=routes,
-        hotspots=hotspots or {},
-        travel=travel,
-        now=now,
-        policy=policy,
-    )
-    return RoundPlan(routes=tuple(routes), repositions=moves, unassigned=unassigned)
+    return routes, leftover
 
 
 def _route(a: Assignment, *, travel: TravelTime, now: float, policy: EnginePolicy) -> Route:

@@ -64,6 +64,31 @@ def plan_repositions(
     tuple of Reposition
         Sorted by courier id.
     """
+    idle, covering = _free_couriers(couriers, routes, now=now, policy=policy)
+    if not idle:
+        return ()
+    pool = idle + covering
+    places = _slots(hotspots, len(pool))
+    if not places:
+        return ()
+    cost, rows, cols = _match_places(pool, places, travel)
+    out = []
+    for r, k in zip(rows.tolist(), cols.tolist(), strict=True):
+        if r >= len(idle):
+            continue
+        if policy.reposition_min_s <= cost[r, k] <= policy.reposition_max_s:
+            out.append(Reposition(courier_id=idle[r].courier_id, location=places[k]))
+    return tuple(sorted(out, key=lambda m: m.courier_id))
+
+
+def _free_couriers(
+    couriers: Sequence[CourierState],
+    routes: Sequence[Route],
+    *,
+    now: float,
+    policy: EnginePolicy,
+) -> tuple[list[CourierState], list[CourierState]]:
+    """Couriers without a route in the plan: idle now, and soon free (covering), by id."""
     busy = {r.courier_id for r in routes}
     idle = sorted(
         (c for c in couriers if c.free_at <= now and c.courier_id not in busy),
@@ -78,12 +103,16 @@ def plan_repositions(
         ),
         key=lambda c: c.courier_id,
     )
-    if not idle:
-        return ()
-    pool = idle + covering
-    places = _slots(hotspots, len(pool))
-    if not places:
-        return ()
+    return idle, covering
+
+
+def _match_places(
+    pool: Sequence[CourierState], places: Sequence[Hashable], travel: TravelTime
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Couriers matched to places by least total travel: (travel cost, rows, columns).
+
+    Unreachable pairs cost a large finite number so that the assignment always exists.
+    """
     # Places repeat (one slot per share of demand): ask the travel once per distinct place.
     distinct = list(dict.fromkeys(places))
     column = {p: j for j, p in enumerate(distinct)}
@@ -91,10 +120,4 @@ def plan_repositions(
     cost = legs[:, [column[p] for p in places]]
     cost = np.where(np.isfinite(cost), cost, 1e12)
     rows, cols = linear_sum_assignment(cost)
-    out = []
-    for r, k in zip(rows.tolist(), cols.tolist(), strict=True):
-        if r >= len(idle):
-            continue
-        if policy.reposition_min_s <= cost[r, k] <= policy.reposition_max_s:
-            out.append(Reposition(courier_id=idle[r].courier_id, location=places[k]))
-    return tuple(sorted(out, key=lambda m: m.courier_id))
+    return cost, rows, cols

@@ -77,63 +77,129 @@ def search_bundles(
         As :func:`~dispatch.engine.assignment.assign_bundles`.
     """
     legs = StoreLegs(list(dict.fromkeys(o.store_location for o in orders)), travel)
-    first_wave = courier_view(couriers, legs=legs, now=now, policy=policy)
-    timings: dict[tuple[int, object, float], tuple[Bundle, RouteTiming]] = {}
-    evals = 0
-    spent = 0
-    started = timer() if timer is not None else 0.0
-    time_limit = policy.search_time_share * policy.round_interval_s
+    plans = _PlanEvaluator(couriers, legs=legs, travel=travel, now=now, policy=policy, timer=timer)
+    starts = _start_partitions(
+        orders, travel=travel, now=now, policy=policy, sizes=sorted({1, target_size, largest})
+    )
+    best, best_bundles = _best_start(starts, plans)
+    if largest <= 1 or policy.bundle_search_evals <= 0:
+        return best[1], best[2]
+    best = _local_search(best, best_bundles, plans, travel=travel, policy=policy, largest=largest)
+    return best[1], best[2]
 
-    def affordable(n_bundles: int) -> bool:
-        if evals >= policy.bundle_search_evals or spent + n_bundles > policy.search_budget:
+
+_Scored = tuple[float, list[Assignment], list[Bundle]]
+"""A partition's plan cost, its assignments and its leftover bundles."""
+
+
+class _PlanEvaluator:
+    """Prices partitions as whole tentative plans and keeps the round's search budget.
+
+    The round's store legs, first-wave courier view and trip timings are shared by every
+    evaluation, so that a partition costs only its matching.
+    """
+
+    def __init__(
+        self,
+        couriers: Sequence[CourierState],
+        *,
+        legs: StoreLegs,
+        travel: TravelTime,
+        now: float,
+        policy: EnginePolicy,
+        timer: Callable[[], float] | None,
+    ) -> None:
+        self.couriers = couriers
+        self.legs = legs
+        self.travel = travel
+        self.now = now
+        self.policy = policy
+        self.first_wave = courier_view(couriers, legs=legs, now=now, policy=policy)
+        self.timings: dict[tuple[int, object, float], tuple[Bundle, RouteTiming]] = {}
+        self.evals = 0
+        self.spent = 0
+        self.timer = timer
+        self.started = timer() if timer is not None else 0.0
+        self.time_limit = policy.search_time_share * policy.round_interval_s
+
+    def affordable(self, n_bundles: int) -> bool:
+        """Whether the count budget (and the time share, with a timer) allows one more."""
+        policy = self.policy
+        if self.evals >= policy.bundle_search_evals or self.spent + n_bundles > policy.search_budget:
             return False
-        return timer is None or timer() - started < time_limit
+        return self.timer is None or self.timer() - self.started < self.time_limit
 
-    def evaluate(bundles: Sequence[Bundle]) -> tuple[float, list[Assignment], list[Bundle]]:
-        nonlocal evals, spent
-        evals += 1
-        spent += len(bundles)
+    def evaluate(self, bundles: Sequence[Bundle]) -> _Scored:
+        """Match the partition to the couriers (all waves) and cost the resulting plan."""
+        self.evals += 1
+        self.spent += len(bundles)
         assignments, leftover = assign_bundles(
             bundles,
-            couriers,
-            travel=travel,
-            now=now,
-            policy=policy,
-            legs=legs,
-            first_wave=first_wave,
-            timings=timings,
+            self.couriers,
+            travel=self.travel,
+            now=self.now,
+            policy=self.policy,
+            legs=self.legs,
+            first_wave=self.first_wave,
+            timings=self.timings,
         )
-        return plan_cost(assignments, leftover, now=now, policy=policy), assignments, leftover
+        cost = plan_cost(assignments, leftover, now=self.now, policy=self.policy)
+        return cost, assignments, leftover
 
+
+def _start_partitions(
+    orders: Sequence[OpenOrder],
+    *,
+    travel: TravelTime,
+    now: float,
+    policy: EnginePolicy,
+    sizes: Sequence[int],
+) -> list[tuple[Bundle, ...]]:
+    """The distinct partitions the bundler makes at each of the given target sizes."""
     starts: list[tuple[Bundle, ...]] = []
-    for size in sorted({1, target_size, largest}):
+    for size in sizes:
         part = build_bundles(orders, travel=travel, now=now, policy=policy, target_size=size)
         if part not in starts:
             starts.append(part)
+    return starts
+
+
+def _best_start(starts: Sequence[tuple[Bundle, ...]], plans: _PlanEvaluator) -> tuple[_Scored, list[Bundle]]:
+    """The cheapest start the budget allows (the first is always evaluated)."""
     best_bundles: list[Bundle] = []
-    best: tuple[float, list[Assignment], list[Bundle]] | None = None
+    best: _Scored | None = None
     for part in starts:
-        if best is not None and not affordable(len(part)):
+        if best is not None and not plans.affordable(len(part)):
             break
-        result = evaluate(part)
+        result = plans.evaluate(part)
         if best is None or result[0] < best[0]:
             best, best_bundles = result, list(part)
     assert best is not None
-    if largest <= 1 or policy.bundle_search_evals <= 0:
-        return best[1], best[2]
+    return best, best_bundles
 
+
+def _local_search(
+    best: _Scored,
+    best_bundles: list[Bundle],
+    plans: _PlanEvaluator,
+    *,
+    travel: TravelTime,
+    policy: EnginePolicy,
+    largest: int,
+) -> _Scored:
+    """First-improvement descent over merge and split moves, while the budget lasts."""
     improved = True
-    while improved and affordable(len(best_bundles)):
+    while improved and plans.affordable(len(best_bundles)):
         improved = False
         for cand in _neighbours(best_bundles, travel=travel, policy=policy, largest=largest):
-            if not affordable(len(cand)):
+            if not plans.affordable(len(cand)):
                 break
-            result = evaluate(cand)
+            result = plans.evaluate(cand)
             if result[0] < best[0] - 1e-9:
                 best, best_bundles = result, cand
                 improved = True
                 break
-    return best[1], best[2]
+    return best
 
 
 def _neighbours(
