@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from dispatch.sim.mdrp import MdrpInstance
-
 MINUTE_S = 60
+
+
+class PlacedInstance(Protocol):
+    """What travel needs of an MDRP instance (dispatch.sim.mdrp.MdrpInstance is one)."""
+
+    @property
+    def meters_per_minute(self) -> float: ...
+
+    def travel_minutes(self, a: str, b: str) -> float: ...
+
+    def location(self, place: str) -> tuple[float, float]: ...
 
 
 class InstanceTravel:
@@ -20,7 +28,7 @@ class InstanceTravel:
     where numpy's and Python's square roots could round apart, are computed one by one).
     """
 
-    def __init__(self, instance: MdrpInstance) -> None:
+    def __init__(self, instance: PlacedInstance) -> None:
         self.instance = instance
         self._memo: dict[tuple[Hashable, Hashable], float] = {}
 
