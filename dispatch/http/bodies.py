@@ -6,6 +6,7 @@ from typing import Final
 
 from dispatch.access.tokens import Role
 from dispatch.http.fields import (
+    WHITESPACE,
     Array,
     Case,
     Choice,
@@ -266,14 +267,18 @@ ZONE_MODE: Final = Obj(
 )
 
 # Webhooks (DESIGN.md section 13) ------------------------------------------------------------
+# scheme http or https, a host (no credentials), then anything but NUL and whitespace
+WEBHOOK_URL: Final = f"^[Hh][Tt][Tt][Pp]([Ss])?://[^/?#@{WHITESPACE}\\x00]+([/?#][^{WHITESPACE}\\x00]*)?$"
 WEBHOOK_CREATE: Final = Obj(
     (
         Field(
             "url",
             Text(
                 max_length=MAX_URL_LENGTH,
+                pattern=WEBHOOK_URL,
+                pattern_message="must be an http(s) URL with a host and no credentials",
                 description="http(s); loopback, private and link-local hosts are refused (422) unless the"
-                " service allows them",
+                " service allows them, and so is a URL Python's parser cannot read (a bad port)",
                 example="https://orders.example.com/flashdispatch",
             ),
         ),

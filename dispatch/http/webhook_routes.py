@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.errors import NotFound
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
+from dispatch.http.fields import path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import read_json_object
@@ -103,20 +105,16 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def retry_delivery(request: web.Request) -> web.Response:
     """A failed delivery tries again (a fresh retry schedule)."""
     require_role(request, Role.OPERATOR)
-    raw = request.match_info["delivery_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError("invalid", "delivery_id must be a number", fields={"delivery_id": "not a number"})
-    delivery = await request.app[SERVICES].webhooks.retry(
-        _webhook_id(request), int(raw), now=request.app[CLOCK].now()
-    )
+    webhook_id = _webhook_id(request)
+    raw = path_id(request.match_info, "delivery_id")
+    if not raw.isdigit() or len(raw) > 18:  # ids are numbers: any other is simply no delivery of ours
+        raise NotFound(f"webhook {webhook_id!r} has no delivery {raw!r}")
+    delivery = await request.app[SERVICES].webhooks.retry(webhook_id, int(raw), now=request.app[CLOCK].now())
     return web.json_response(delivery_json(delivery))
 
 
 def _webhook_id(request: web.Request) -> str:
-    webhook_id = request.match_info["webhook_id"]
-    if len(webhook_id) > 64:
-        raise ApiError("invalid", "webhook_id is at most 64 characters", fields={"webhook_id": "too long"})
-    return webhook_id
+    return path_id(request.match_info, "webhook_id")
 
 
 WEBHOOK = s.obj(

@@ -75,7 +75,7 @@ async def test_create_shows_the_secret_once_lists_and_deletes(hooks, db):
         response = await hooks.get(path, headers=OPERATOR)
         assert response.status == status, path
     bad_id = await hooks.post(f"/v1/webhooks/{webhook_id}/deliveries/abc/retry", headers=OPERATOR)
-    assert bad_id.status == 422 and (await bad_id.json())["error"] == "invalid"
+    assert bad_id.status == 404 and (await bad_id.json())["error"] == "not_found"  # ids are numbers
     assert (await hooks.post("/v1/webhooks/wh_unknown/deliveries/1/retry", headers=OPERATOR)).status == 404
     assert (await hooks.delete(f"/v1/webhooks/{webhook_id}", headers=OPERATOR)).status == 200
     gone = await hooks.delete(f"/v1/webhooks/{webhook_id}", headers=OPERATOR)
