@@ -23,12 +23,17 @@ import json
 import math
 import sys
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, TravelTime
+    from dispatch.sim.mdrp import MdrpInstance
+    from geo.network import RoadNetwork
 
 DEFAULT_KS = "1,2,4,8,16"
 
@@ -65,9 +70,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     rows: list[dict[str, Any]] = []
     if args.instance is not None:
-        cache = args.round_cache or (
-            Path(settings.home) / "cache" / f"bench-round-{args.instance.name}.json"
-        )
+        cache = args.round_cache or (Path(settings.home) / "cache" / f"bench-round-{args.instance.name}.json")
         rows += _instance_rounds(args, ks, cache)
     if args.synthetic > 0:
         rows += _synthetic_rounds(args, ks, settings)
@@ -133,21 +136,18 @@ def _instance_rounds(args: argparse.Namespace, ks: list[int], cache: Path) -> li
                 )
             )
         rows.append(_row("instance", k, len(orders), len(couriers), times))
-        _say(
-            f"  k={k:>2}: {len(orders)} orders, {len(couriers)} couriers, "
-            f"p50 {rows[-1]['round_ms_p50']} ms"
-        )
+        _say(f"  k={k:>2}: {len(orders)} orders, {len(couriers)} couriers, p50 {rows[-1]['round_ms_p50']} ms")
     return rows
 
 
-def _service_interval(policy):
+def _service_interval(policy: EnginePolicy) -> EnginePolicy:
     """The MDRP policy with the service's dispatch interval (the round-time budget is half of it)."""
     from dispatch.settings import Policy
 
     return replace(policy, round_interval_s=Policy().dispatch_interval_s)
 
 
-def _busiest_round(instance, cache: Path, *, policy_name: str) -> dict[str, Any]:
+def _busiest_round(instance: MdrpInstance, cache: Path, *, policy_name: str) -> dict[str, Any]:
     """The round with the most open orders over the simulated day (computed once, then cached)."""
     from dispatch.sim.mdrp import RoundInput, mdrp_policy, simulate
 
@@ -165,12 +165,9 @@ def _busiest_round(instance, cache: Path, *, policy_name: str) -> dict[str, Any]
     captured = {
         "instance": instance.name,
         "minute": r.minute,
-        "orders": [
-            [o.order_id, o.store_id, o.placed_at, o.ready_at, o.promised_by] for o in r.orders
-        ],
+        "orders": [[o.order_id, o.store_id, o.placed_at, o.ready_at, o.promised_by] for o in r.orders],
         "couriers": [
-            [c.courier_id, str(c.location), c.free_at, c.shift_ends_at, c.capacity]
-            for c in r.couriers
+            [c.courier_id, str(c.location), c.free_at, c.shift_ends_at, c.capacity] for c in r.couriers
         ],
         "hotspots": {str(p): w for p, w in r.hotspots.items()},
     }
@@ -179,7 +176,14 @@ def _busiest_round(instance, cache: Path, *, policy_name: str) -> dict[str, Any]
     return captured
 
 
-def _tile(captured: dict[str, Any], instance, k: int, rng: np.random.Generator, *, jitter_m: float):
+def _tile(
+    captured: dict[str, Any],
+    instance: MdrpInstance,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    jitter_m: float,
+) -> tuple[list[OpenOrder], list[CourierState], dict[Hashable, float]]:
     from dispatch.engine.model import CourierState, OpenOrder
 
     moved: dict[tuple[str, int], tuple[float, float]] = {}
@@ -194,7 +198,8 @@ def _tile(captured: dict[str, Any], instance, k: int, rng: np.random.Generator, 
             moved[key] = (x, y)
         return moved[key]
 
-    orders, couriers = [], []
+    orders: list[OpenOrder] = []
+    couriers: list[CourierState] = []
     hotspots: dict[Hashable, float] = {}
     for copy in range(k):
         tag = "" if copy == 0 else f"~{copy}"
@@ -250,7 +255,7 @@ class EuclideanTravel:
             value = self._memo[key] = 60.0 * math.ceil(metres / self.mpm)
         return value
 
-    def matrix(self, origins, destinations) -> np.ndarray:
+    def matrix(self, origins: Sequence[Hashable], destinations: Sequence[Hashable]) -> np.ndarray:
         a = np.asarray(origins, dtype=float).reshape(-1, 2)
         b = np.asarray(destinations, dtype=float).reshape(-1, 2)
         q = np.hypot(b[None, :, 0] - a[:, None, 0], b[None, :, 1] - a[:, None, 1]) / self.mpm
@@ -264,64 +269,20 @@ class EuclideanTravel:
 
 
 def _synthetic_rounds(args: argparse.Namespace, ks: list[int], settings: Any) -> list[dict[str, Any]]:
-    from scipy.sparse.csgraph import dijkstra
-
-    from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder
-    from dispatch.settings import Policy
+    """Time ``--repeats`` random rounds of ``--synthetic`` × k orders on the road network per k."""
     from geo.loading import load_road_network
 
     path = args.road_network or settings.road_network
     network = load_road_network(path, cache_dir=Path(settings.home) / "cache", progress=_say)
-    policy = EnginePolicy(round_interval_s=Policy().dispatch_interval_s)
-    if args.policy == "mdrp":
-        policy = replace(policy, lateness_weight=0.0, wait_weight=0.3)
+    policy = _synthetic_policy(args.policy)
     rows = []
-    n_nodes = network.node_count
     for k in ks:
         times = []
         n_orders = args.synthetic * k
         n_couriers = max(1, round(0.75 * n_orders))
-        n_stores = max(1, n_orders // 5)
         for rep in range(args.repeats):
             rng = np.random.default_rng([args.seed, 7, k, rep])
-            stores = rng.choice(n_nodes, size=min(n_stores, n_nodes), replace=False)
-            reach = dijkstra(network.csr, indices=stores, limit=900.0)
-            order_store = rng.integers(0, stores.size, size=n_orders)
-            drops = np.empty(n_orders, dtype=np.int64)
-            for i, s in enumerate(order_store):
-                near = np.flatnonzero(np.isfinite(reach[s]) & (reach[s] > 0))
-                drops[i] = int(rng.choice(near)) if near.size else int(stores[s])
-            courier_nodes = rng.choice(n_nodes, size=n_couriers, replace=True)
-            used = np.unique(np.concatenate([stores, drops, courier_nodes]))
-            table = dijkstra(network.csr, indices=used)
-            row_of = {int(n): i for i, n in enumerate(used)}
-            placed = -rng.uniform(0, 1200, size=n_orders)
-            ready = placed + rng.uniform(300, 900, size=n_orders)
-            orders = [
-                OpenOrder(
-                    order_id=f"o{i}",
-                    store_id=f"s{order_store[i]}",
-                    store_location=int(stores[order_store[i]]),
-                    dropoff=int(drops[i]),
-                    placed_at=float(placed[i]),
-                    ready_at=float(ready[i]),
-                    promised_by=float(placed[i]) + 1800.0,
-                )
-                for i in range(n_orders)
-            ]
-            busy = rng.uniform(size=n_couriers) < 0.4
-            couriers = [
-                CourierState(
-                    courier_id=f"c{j}",
-                    location=int(courier_nodes[j]),
-                    free_at=float(rng.uniform(0, 1200)) if busy[j] else 0.0,
-                    shift_ends_at=4 * 3600.0,
-                )
-                for j in range(n_couriers)
-            ]
-            hotspots: dict[Hashable, float] = {int(s): 1.0 for s in stores}
-            travel = TableTravel(table, row_of)
-
+            orders, couriers, hotspots, travel = _synthetic_round(network, n_orders, n_couriers, rng)
             times.append(_time_round(orders, couriers, hotspots, travel=travel, now=0.0, policy=policy))
         rows.append(_row("synthetic", k, n_orders, n_couriers, times))
         _say(
@@ -329,6 +290,83 @@ def _synthetic_rounds(args: argparse.Namespace, ks: list[int], settings: Any) ->
             f"p50 {rows[-1]['round_ms_p50']} ms"
         )
     return rows
+
+
+def _synthetic_policy(name: str) -> EnginePolicy:
+    """The engine's default weights with the service's interval (``mdrp``: its two changes)."""
+    from dispatch.engine.model import EnginePolicy
+    from dispatch.settings import Policy
+
+    policy = EnginePolicy(round_interval_s=Policy().dispatch_interval_s)
+    if name == "mdrp":
+        policy = replace(policy, lateness_weight=0.0, wait_weight=0.3)
+    return policy
+
+
+def _synthetic_round(
+    network: RoadNetwork, n_orders: int, n_couriers: int, rng: np.random.Generator
+) -> tuple[list[OpenOrder], list[CourierState], dict[Hashable, float], TableTravel]:
+    """One random round: stores on random nodes (one per five orders), each order's drop-off
+    a node within 15 minutes of its store, couriers anywhere; travel from one Dijkstra."""
+    from scipy.sparse.csgraph import dijkstra
+
+    n_nodes = network.node_count
+    n_stores = max(1, n_orders // 5)
+    stores = rng.choice(n_nodes, size=min(n_stores, n_nodes), replace=False)
+    reach = dijkstra(network.csr, indices=stores, limit=900.0)
+    order_store = rng.integers(0, stores.size, size=n_orders)
+    drops = np.empty(n_orders, dtype=np.int64)
+    for i, s in enumerate(order_store):
+        near = np.flatnonzero(np.isfinite(reach[s]) & (reach[s] > 0))
+        drops[i] = int(rng.choice(near)) if near.size else int(stores[s])
+    courier_nodes = rng.choice(n_nodes, size=n_couriers, replace=True)
+    used = np.unique(np.concatenate([stores, drops, courier_nodes]))
+    table = dijkstra(network.csr, indices=used)
+    row_of = {int(n): i for i, n in enumerate(used)}
+    orders = _synthetic_orders(stores, order_store, drops, rng)
+    couriers = _synthetic_couriers(courier_nodes, rng)
+    hotspots: dict[Hashable, float] = {int(s): 1.0 for s in stores}
+    return orders, couriers, hotspots, TableTravel(table, row_of)
+
+
+def _synthetic_orders(
+    stores: np.ndarray, order_store: np.ndarray, drops: np.ndarray, rng: np.random.Generator
+) -> list[OpenOrder]:
+    """Orders placed in the last 20 minutes, ready 5-15 minutes later, promised in 30."""
+    from dispatch.engine.model import OpenOrder
+
+    n_orders = len(order_store)
+    placed = -rng.uniform(0, 1200, size=n_orders)
+    ready = placed + rng.uniform(300, 900, size=n_orders)
+    return [
+        OpenOrder(
+            order_id=f"o{i}",
+            store_id=f"s{order_store[i]}",
+            store_location=int(stores[order_store[i]]),
+            dropoff=int(drops[i]),
+            placed_at=float(placed[i]),
+            ready_at=float(ready[i]),
+            promised_by=float(placed[i]) + 1800.0,
+        )
+        for i in range(n_orders)
+    ]
+
+
+def _synthetic_couriers(courier_nodes: np.ndarray, rng: np.random.Generator) -> list[CourierState]:
+    """Couriers on four-hour shifts; 40 % busy for up to 20 more minutes."""
+    from dispatch.engine.model import CourierState
+
+    n_couriers = len(courier_nodes)
+    busy = rng.uniform(size=n_couriers) < 0.4
+    return [
+        CourierState(
+            courier_id=f"c{j}",
+            location=int(courier_nodes[j]),
+            free_at=float(rng.uniform(0, 1200)) if busy[j] else 0.0,
+            shift_ends_at=4 * 3600.0,
+        )
+        for j in range(n_couriers)
+    ]
 
 
 class TableTravel:
@@ -341,15 +379,24 @@ class TableTravel:
     def __call__(self, a: Hashable, b: Hashable) -> float:
         return float(self.table[self.row_of[a], b])  # type: ignore[index]
 
-    def matrix(self, origins, destinations) -> np.ndarray:
-        rows = np.fromiter((self.row_of[a] for a in origins), dtype=np.intp, count=len(origins))
+    def matrix(self, origins: Sequence[Hashable], destinations: Sequence[Hashable]) -> np.ndarray:
+        index = [self.row_of[a] for a in origins]  # type: ignore[index]
+        rows = np.fromiter(index, dtype=np.intp, count=len(origins))
         return self.table[np.ix_(rows, np.asarray(destinations, dtype=np.intp))]
 
 
 # --- timing and report -----------------------------------------------------------------------
 
 
-def _time_round(orders, couriers, hotspots, *, travel, now: float, policy) -> tuple[float, float]:
+def _time_round(
+    orders: list[OpenOrder],
+    couriers: list[CourierState],
+    hotspots: dict[Hashable, float],
+    *,
+    travel: TravelTime,
+    now: float,
+    policy: EnginePolicy,
+) -> tuple[float, float]:
     """Wall and CPU milliseconds of one round, planned as the service plans it (with its timer)."""
     from dispatch.engine.plan import plan_round
 

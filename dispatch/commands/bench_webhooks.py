@@ -19,9 +19,12 @@ import argparse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dispatch.settings import Settings
+
+if TYPE_CHECKING:
+    from dispatch.sim.webhook_receiver import WebhookReceiver
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +73,7 @@ class ReceiverProcess:
     def send_secret(self, secret: str) -> None:
         self._proc.stdin.write(secret.encode() + b"\n")
 
-    async def stop(self):
+    async def stop(self) -> WebhookReceiver:
         import json
 
         from dispatch.sim.webhook_receiver import WebhookReceiver, receipt_from_json

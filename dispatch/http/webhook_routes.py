@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 
 from dispatch.access.tokens import Role
@@ -21,7 +23,7 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
 
-def _iso(value):
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 

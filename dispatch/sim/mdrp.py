@@ -10,11 +10,11 @@ of placement + the instance's target click-to-door. Nothing about later orders i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, Route
+from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, Reposition, Route
 from dispatch.engine.plan import plan_round
 from dispatch.sim.mdrp_travel import MINUTE_S, InstanceTravel
 
@@ -118,8 +118,7 @@ def load_instance(path: Path) -> MdrpInstance:
             for r in _read_table(path / "orders.txt")
         }
         restaurants = {
-            r["restaurant"]: (float(r["x"]), float(r["y"]))
-            for r in _read_table(path / "restaurants.txt")
+            r["restaurant"]: (float(r["x"]), float(r["y"])) for r in _read_table(path / "restaurants.txt")
         }
         couriers = {
             r["courier"]: MdrpCourier(
@@ -287,106 +286,177 @@ def simulate(
     -------
     MdrpSolution
     """
-    policy = policy or mdrp_policy(instance)
-    travel = InstanceTravel(instance)
-
-    by_placement = sorted(instance.orders.values(), key=lambda o: (o.placement_time, o.order_id))
-    runs = {
-        cid: _CourierRun(location=cid, free_at=c.on_time) for cid, c in instance.couriers.items()
-    }
-    open_orders: dict[str, OpenOrder] = {}
-    assignments: list[AssignmentRecord] = []
-    records: list[OrderRecord] = []
-    first = min(
-        [o.placement_time for o in by_placement] + [c.on_time for c in instance.couriers.values()]
+    day = _Day.start(
+        instance,
+        _DayRules(policy or mdrp_policy(instance), capacity, lookahead_min, hotspot_window_min),
     )
-    last = max(c.off_time for c in instance.couriers.values())
-    next_order = 0
-    window_start = 0  # first order placed within the hotspot window
+    first, last = day.span()
     for minute in range(first, last + 1):
-        while next_order < len(by_placement) and by_placement[next_order].placement_time <= minute:
-            o = by_placement[next_order]
-            open_orders[o.order_id] = OpenOrder(
+        day.open_placed_orders(minute)
+        if progress is not None and minute % 60 == 0:
+            progress(minute, last)
+        if day.all_delivered():
+            break
+        day.play_round(minute, on_round)
+    return day.solution()
+
+
+@dataclass(frozen=True, slots=True)
+class _DayRules:
+    """The simulation's fixed settings (see :func:`simulate`'s parameters)."""
+
+    policy: EnginePolicy
+    capacity: int
+    lookahead_min: int
+    hotspot_window_min: int
+
+
+@dataclass(slots=True)
+class _Day:
+    """The simulated day's state: orders known so far, couriers' runs, what was delivered."""
+
+    instance: MdrpInstance
+    rules: _DayRules
+    travel: InstanceTravel
+    by_placement: list[MdrpOrder]
+    runs: dict[str, _CourierRun]
+    open_orders: dict[str, OpenOrder] = field(default_factory=dict)
+    assignments: list[AssignmentRecord] = field(default_factory=list)
+    records: list[OrderRecord] = field(default_factory=list)
+    next_order: int = 0  # first order not yet placed
+    window_start: int = 0  # first order placed within the hotspot window
+
+    @classmethod
+    def start(cls, instance: MdrpInstance, rules: _DayRules) -> _Day:
+        """Every courier at its on-location, free from its on-time; orders by placement."""
+        travel = InstanceTravel(instance)
+        by_placement = sorted(instance.orders.values(), key=lambda o: (o.placement_time, o.order_id))
+        runs = {cid: _CourierRun(location=cid, free_at=c.on_time) for cid, c in instance.couriers.items()}
+        return cls(instance, rules, travel, by_placement, runs)
+
+    def span(self) -> tuple[int, int]:
+        """First minute anything happens (an order placed, a shift started); last off-time."""
+        couriers = self.instance.couriers.values()
+        first = min([o.placement_time for o in self.by_placement] + [c.on_time for c in couriers])
+        return first, max(c.off_time for c in couriers)
+
+    def open_placed_orders(self, minute: int) -> None:
+        """Make the orders placed by ``minute`` known: nothing about later orders is used."""
+        target_ctd = self.instance.target_ctd_min
+        while (
+            self.next_order < len(self.by_placement)
+            and self.by_placement[self.next_order].placement_time <= minute
+        ):
+            o = self.by_placement[self.next_order]
+            self.open_orders[o.order_id] = OpenOrder(
                 order_id=o.order_id,
                 store_id=o.restaurant,
                 store_location=o.restaurant,
                 dropoff=o.order_id,
                 placed_at=o.placement_time * MINUTE_S,
                 ready_at=o.ready_time * MINUTE_S,
-                promised_by=(o.placement_time + instance.target_ctd_min) * MINUTE_S,
+                promised_by=(o.placement_time + target_ctd) * MINUTE_S,
             )
-            next_order += 1
-        if progress is not None and minute % 60 == 0:
-            progress(minute, last)
-        if not open_orders and next_order == len(by_placement):
-            break
-        hotspots: dict[Hashable, float] = {}
-        if hotspot_window_min > 0:
-            while (
-                window_start < next_order
-                and by_placement[window_start].placement_time <= minute - hotspot_window_min
-            ):
-                window_start += 1
-            for o in by_placement[window_start:next_order]:
-                hotspots[o.restaurant] = hotspots.get(o.restaurant, 0.0) + 1.0
-        couriers = [
-            CourierState(
-                courier_id=cid,
-                location=run.location,
-                free_at=run.free_at * MINUTE_S,
-                shift_ends_at=instance.couriers[cid].off_time * MINUTE_S,
-                capacity=capacity,
-            )
-            for cid, run in runs.items()
-            if instance.couriers[cid].on_time <= minute + lookahead_min
-            and max(run.free_at, minute) <= instance.couriers[cid].off_time
-        ]
+            self.next_order += 1
+
+    def all_delivered(self) -> bool:
+        """Every order placed and none open: the day is over."""
+        return not self.open_orders and self.next_order == len(self.by_placement)
+
+    def play_round(self, minute: int, on_round: Callable[[RoundInput], None] | None) -> None:
+        """One engine round: offer the open orders and couriers, execute what it decides."""
+        rules = self.rules
+        hotspots = self._hotspots(minute)
+        couriers = self._offered_couriers(minute)
         if on_round is not None:
             on_round(
                 RoundInput(
                     minute=minute,
-                    orders=tuple(open_orders.values()),
+                    orders=tuple(self.open_orders.values()),
                     couriers=tuple(couriers),
                     hotspots=dict(hotspots),
                 )
             )
         plan = plan_round(
-            orders=list(open_orders.values()),
+            orders=list(self.open_orders.values()),
             couriers=couriers,
-            travel=travel,
+            travel=self.travel,
             now=minute * MINUTE_S,
-            policy=policy,
+            policy=rules.policy,
             hotspots=hotspots,
         )
-        for move in plan.repositions:
-            run = runs[move.courier_id]
+        self._reposition(plan.repositions, minute)
+        for route in plan.committed:
+            self._commit(route, minute)
+
+    def _hotspots(self, minute: int) -> dict[Hashable, float]:
+        """Orders per restaurant placed in the past window (where idle couriers should wait)."""
+        hotspots: dict[Hashable, float] = {}
+        window_min = self.rules.hotspot_window_min
+        if window_min > 0:
+            while (
+                self.window_start < self.next_order
+                and self.by_placement[self.window_start].placement_time <= minute - window_min
+            ):
+                self.window_start += 1
+            for o in self.by_placement[self.window_start : self.next_order]:
+                hotspots[o.restaurant] = hotspots.get(o.restaurant, 0.0) + 1.0
+        return hotspots
+
+    def _offered_couriers(self, minute: int) -> list[CourierState]:
+        """Couriers on shift or starting within the lookahead, and free before their off-time."""
+        shifts = self.instance.couriers
+        return [
+            CourierState(
+                courier_id=cid,
+                location=run.location,
+                free_at=run.free_at * MINUTE_S,
+                shift_ends_at=shifts[cid].off_time * MINUTE_S,
+                capacity=self.rules.capacity,
+            )
+            for cid, run in self.runs.items()
+            if shifts[cid].on_time <= minute + self.rules.lookahead_min
+            and max(run.free_at, minute) <= shifts[cid].off_time
+        ]
+
+    def _reposition(self, repositions: Iterable[Reposition], minute: int) -> None:
+        """Send idle couriers where the engine expects orders (origin ``0``: on-location)."""
+        for move in repositions:
+            run = self.runs[move.courier_id]
             target = str(move.location)
             origin = "0" if run.location == move.courier_id else run.location
             run.moves.append(MoveRecord(move.courier_id, minute, origin, target))
-            run.free_at = minute + instance.travel_minutes(run.location, target)
+            run.free_at = minute + self.instance.travel_minutes(run.location, target)
             run.location = target
-        for route in plan.committed:
-            assignments.append(_execute(route, minute, runs[route.courier_id], instance, policy))
-            for oid, drop in zip(route.order_ids, route.dropoff_at, strict=True):
-                o = instance.orders[oid]
-                records.append(
-                    OrderRecord(
-                        oid,
-                        o.placement_time,
-                        o.ready_time,
-                        _minutes(route.pickup_at),
-                        _minutes(drop),
-                        route.courier_id,
-                    )
+
+    def _commit(self, route: Route, minute: int) -> None:
+        """Execute a committed route and record its orders as delivered."""
+        run = self.runs[route.courier_id]
+        self.assignments.append(_execute(route, minute, run, self.instance, self.rules.policy))
+        for oid, drop in zip(route.order_ids, route.dropoff_at, strict=True):
+            o = self.instance.orders[oid]
+            self.records.append(
+                OrderRecord(
+                    oid,
+                    o.placement_time,
+                    o.ready_time,
+                    _minutes(route.pickup_at),
+                    _minutes(drop),
+                    route.courier_id,
                 )
-                del open_orders[oid]
-    moves = tuple(m for cid in sorted(runs, key=_id_key) for m in runs[cid].moves)
-    return MdrpSolution(
-        assignments=tuple(assignments),
-        orders=tuple(sorted(records, key=lambda r: _id_key(r.order))),
-        moves=moves,
-        undelivered=tuple(sorted(open_orders, key=_id_key)),
-    )
+            )
+            del self.open_orders[oid]
+
+    def solution(self) -> MdrpSolution:
+        """The day as the solution files list it: ids in natural order, moves per courier."""
+        runs = self.runs
+        moves = tuple(m for cid in sorted(runs, key=_id_key) for m in runs[cid].moves)
+        return MdrpSolution(
+            assignments=tuple(self.assignments),
+            orders=tuple(sorted(self.records, key=lambda r: _id_key(r.order))),
+            moves=moves,
+            undelivered=tuple(sorted(self.open_orders, key=_id_key)),
+        )
 
 
 def _execute(

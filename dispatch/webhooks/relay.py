@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -252,7 +253,7 @@ class Relay:
         except Exception:  # the claim runs out and the delivery is posted again
             log.exception("webhook delivery %s failed to complete", claimed.delivery.delivery_id)
 
-    def _finished(self, running: set[asyncio.Task[None]]):
+    def _finished(self, running: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             running.discard(task)
             self._wake.set()

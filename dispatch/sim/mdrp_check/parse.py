@@ -8,6 +8,7 @@ unknown ids, a courier's moves split into two blocks.
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,20 @@ def parse_solution(instance: MdrpInstance, solution_dir: Path) -> tuple[ParsedSo
     (parsed, violations)
     """
     bad: list[str] = []
-    known = set(instance.orders) | set(instance.restaurants) | set(instance.couriers)
+    texts = _read_texts(solution_dir, bad)
+    assignments = _parse_assignments(instance, texts[ASSIGNMENTS_FILE].splitlines(), bad)
+    orders = _parse_orders(instance, texts[ORDERS_FILE].splitlines(), bad)
+    moves = _parse_moves(instance, texts[COURIERS_FILE].splitlines(), bad)
+    parsed = ParsedSolution(
+        assignments=tuple(assignments),
+        orders=orders,
+        moves={k: tuple(v) for k, v in moves.items()},
+    )
+    return parsed, bad
+
+
+def _read_texts(solution_dir: Path, bad: list[str]) -> dict[str, str]:
+    """Each file's text; a missing file reads as empty so the other files are still checked."""
     texts: dict[str, str] = {}
     for name in (ASSIGNMENTS_FILE, ORDERS_FILE, COURIERS_FILE):
         try:
@@ -87,9 +101,12 @@ def parse_solution(instance: MdrpInstance, solution_dir: Path) -> tuple[ParsedSo
         except OSError:
             bad.append(f"[files] {name} missing")
             texts[name] = ""
+    return texts
 
+
+def _parse_assignments(instance: MdrpInstance, a_lines: list[str], bad: list[str]) -> list[AssignmentRow]:
+    """The assignment lines after the header; a line the evaluator would misread is reported."""
     assignments: list[AssignmentRow] = []
-    a_lines = texts[ASSIGNMENTS_FILE].splitlines()
     if not a_lines:
         bad.append(f"[files] {ASSIGNMENTS_FILE} has no header line")
     for n, raw in enumerate(a_lines[1:], start=2):
@@ -113,9 +130,12 @@ def parse_solution(instance: MdrpInstance, solution_dir: Path) -> tuple[ParsedSo
             bad.append(f"[ids] {ASSIGNMENTS_FILE} line {n}: unknown orders {unknown}")
             continue
         assignments.append(AssignmentRow(n, a_time, p_time, parts[2], tuple(parts[3:])))
+    return assignments
 
+
+def _parse_orders(instance: MdrpInstance, o_lines: list[str], bad: list[str]) -> dict[str, OrderRow]:
+    """The orders file, read by its header's column names (rows skipped if a column is missing)."""
     orders: dict[str, OrderRow] = {}
-    o_lines = texts[ORDERS_FILE].splitlines()
     header = o_lines[0].split(" ") if o_lines else []
     missing = [c for c in ORDER_COLUMNS if c not in header]
     if missing:
@@ -124,49 +144,55 @@ def parse_solution(instance: MdrpInstance, solution_dir: Path) -> tuple[ParsedSo
         if "\t" in raw or "  " in raw or raw != raw.strip() or not raw:
             bad.append(f"[format] {ORDERS_FILE} line {n}: fields must be single-space separated")
     for n, raw in enumerate(o_lines[1:] if not missing else [], start=2):
-        cells = raw.strip().split()
-        if len(cells) != len(header):
-            bad.append(f"[format] {ORDERS_FILE} line {n}: {len(cells)} fields, not {len(header)}")
-            continue
-        row = dict(zip(header, cells, strict=True))
-        if row["order"] not in instance.orders:
-            bad.append(f"[ids] {ORDERS_FILE} line {n}: unknown order {row['order']}")
-            continue
-        if row["order"] in orders:
-            bad.append(f"[format] {ORDERS_FILE}: order {row['order']} listed twice")
-            continue
-        try:
-            placement, ready, pickup, dropoff = (_num(row[c]) for c in ORDER_COLUMNS[1:5])
-        except ValueError:
-            bad.append(f"[format] {ORDERS_FILE} line {n}: {row['order']} listed but not delivered")
-            continue
-        if row["courier"] not in instance.couriers:
-            bad.append(f"[ids] {ORDERS_FILE} line {n}: unknown courier {row['courier']}")
-            continue
-        orders[row["order"]] = OrderRow(row["order"], placement, ready, pickup, dropoff, row["courier"])
+        row = _order_row(instance, header, raw, n, seen=orders, bad=bad)
+        if row is not None:
+            orders[row.order] = row
+    return orders
 
+
+def _order_row(
+    instance: MdrpInstance,
+    header: list[str],
+    raw: str,
+    n: int,
+    *,
+    seen: Container[str],
+    bad: list[str],
+) -> OrderRow | None:
+    """One order line as a row, or ``None`` (reported) when the evaluator could not use it."""
+    cells = raw.strip().split()
+    if len(cells) != len(header):
+        bad.append(f"[format] {ORDERS_FILE} line {n}: {len(cells)} fields, not {len(header)}")
+        return None
+    row = dict(zip(header, cells, strict=True))
+    if row["order"] not in instance.orders:
+        bad.append(f"[ids] {ORDERS_FILE} line {n}: unknown order {row['order']}")
+        return None
+    if row["order"] in seen:
+        bad.append(f"[format] {ORDERS_FILE}: order {row['order']} listed twice")
+        return None
+    try:
+        placement, ready, pickup, dropoff = (_num(row[c]) for c in ORDER_COLUMNS[1:5])
+    except ValueError:
+        bad.append(f"[format] {ORDERS_FILE} line {n}: {row['order']} listed but not delivered")
+        return None
+    if row["courier"] not in instance.couriers:
+        bad.append(f"[ids] {ORDERS_FILE} line {n}: unknown courier {row['courier']}")
+        return None
+    return OrderRow(row["order"], placement, ready, pickup, dropoff, row["courier"])
+
+
+def _parse_moves(instance: MdrpInstance, c_lines: list[str], bad: list[str]) -> dict[str, list[MoveRow]]:
+    """Each courier's moves in file order; the evaluator needs one block of lines per courier."""
+    known = set(instance.orders) | set(instance.restaurants) | set(instance.couriers)
     moves: dict[str, list[MoveRow]] = {}
-    c_lines = texts[COURIERS_FILE].splitlines()
     closed: set[str] = set()
     current: str | None = None
     for n, raw in enumerate(c_lines, start=1):
-        parts = raw.split()
-        if not parts:
+        parts = _move_fields(instance, raw, n, bad)
+        if parts is None:
             continue
-        if len(parts) != 4:
-            bad.append(f"[format] {COURIERS_FILE} line {n} does not have 4 fields")
-            continue
-        try:
-            dep = int(_num(parts[1]))
-        except ValueError:
-            if n == 1:
-                continue
-            bad.append(f"[format] {COURIERS_FILE} line {n}: departure is not a number")
-            continue
-        cid, origin, dest = parts[0], parts[2], parts[3]
-        if cid not in instance.couriers:
-            bad.append(f"[ids] {COURIERS_FILE} line {n}: unknown courier {cid}")
-            continue
+        dep, cid, origin, dest = parts
         if cid != current:
             if cid in closed:
                 bad.append(f"[format] {COURIERS_FILE}: moves of {cid} are not contiguous")
@@ -178,11 +204,28 @@ def parse_solution(instance: MdrpInstance, solution_dir: Path) -> tuple[ParsedSo
             bad.append(f"[ids] {COURIERS_FILE} line {n}: unknown place")
             continue
         moves.setdefault(cid, []).append(MoveRow(dep, origin, dest))
-    parsed = ParsedSolution(
-        assignments=tuple(assignments),
-        orders=orders,
-        moves={k: tuple(v) for k, v in moves.items()},
-    )
-    return parsed, bad
+    return moves
 
 
+def _move_fields(
+    instance: MdrpInstance, raw: str, n: int, bad: list[str]
+) -> tuple[int, str, str, str] | None:
+    """(departure, courier, origin, destination) of a move line; ``None`` for the header,
+    a blank line or a line the evaluator could not use (reported)."""
+    parts = raw.split()
+    if not parts:
+        return None
+    if len(parts) != 4:
+        bad.append(f"[format] {COURIERS_FILE} line {n} does not have 4 fields")
+        return None
+    try:
+        dep = int(_num(parts[1]))
+    except ValueError:
+        if n != 1:
+            bad.append(f"[format] {COURIERS_FILE} line {n}: departure is not a number")
+        return None
+    cid, origin, dest = parts[0], parts[2], parts[3]
+    if cid not in instance.couriers:
+        bad.append(f"[ids] {COURIERS_FILE} line {n}: unknown courier {cid}")
+        return None
+    return dep, cid, origin, dest
