@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from dispatch.errors import WebhookUrlRefused
 
 MAX_URL_LENGTH = 2048
+_LABEL = re.compile(rb"[A-Za-z0-9_-]{1,63}")  # a DNS label once IDNA-encoded (underscores: service names)
 
 
 def parse_url(url: str) -> tuple[str, str, int]:
@@ -23,9 +25,21 @@ def parse_url(url: str) -> tuple[str, str, int]:
         raise WebhookUrlRefused("url must be http or https")
     if not parts.hostname:
         raise WebhookUrlRefused("url has no host")
+    if ip_literal(parts.hostname) is None and not is_host_name(parts.hostname):
+        raise WebhookUrlRefused("url host is not a valid host name")
     if parts.username or parts.password:
         raise WebhookUrlRefused("url must not carry credentials")
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def is_host_name(host: str) -> bool:
+    """A name DNS can carry: IDNA-encodable, labels of 1 to 63 octets, 253 octets in all."""
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        return False
+    labels = encoded.split(b".")
+    return len(encoded) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -187,3 +187,18 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after_s("120") == 120.0
     assert retry_after_s("Wed, 02 Dec 2026 10:00:30 GMT", now=datetime(2026, 12, 2, 10, 0, tzinfo=UTC)) == 30.0
     assert retry_after_s("soon") is None and retry_after_s(None) is None
+
+
+def test_a_host_dns_cannot_carry_is_refused_before_any_lookup():
+    from dispatch.errors import WebhookUrlRefused
+    from dispatch.webhooks.address_guard import parse_url
+
+    for url in ("https://" + "0" * 300, "http://\x14ab/", "https://a..b/", "https://-_-" + "x" * 64 + ".example/"):
+        try:
+            parse_url(url)
+        except WebhookUrlRefused as refused:
+            assert "not a valid host name" in str(refused), url
+        else:
+            raise AssertionError(f"{url!r} was accepted")
+    assert parse_url("http://bücher.example/x") == ("http", "bücher.example", 80)
+    assert parse_url("http://[::1]:9/x") == ("http", "::1", 9)
