@@ -41,3 +41,8 @@ class VirtualClock:
         if moment < self._now:
             raise ValueError("time does not run backwards")
         self._now = moment
+
+
+def iso(value: datetime | None) -> str | None:
+    """How the service writes a time (API bodies, events, webhooks): ISO 8601 with its offset, or null."""
+    return value.isoformat() if value is not None else None

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from dispatch.access.tokens import Role
 from dispatch.catalog.zones import ON_OVERLOAD, ZoneMode
+from dispatch.clock import iso
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
@@ -16,7 +17,6 @@ from dispatch.http.fields import Obj, path_id, raise_if_invalid
 from dispatch.http.openapi import Endpoint
 from dispatch.http.order_routes import ORDER, order_id_of, order_json
 from dispatch.http.store_routes import store_id_of, store_json
-from dispatch.http.times import iso
 from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, SERVICES
 from stores.model import StoreStatus

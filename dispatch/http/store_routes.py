@@ -7,13 +7,13 @@ from datetime import time
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.clock import iso
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role, require_store
 from dispatch.http.fields import INVALID, Obj, path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
-from dispatch.http.times import iso
 from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, METRICS, SERVICES
 from stores.model import DAYS, OpeningWindow, StockChange, Store, SyncResult, parse_days

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatch.access.tokens import Role, check_scope, mint_token
+from dispatch.clock import iso
 from dispatch.errors import NotFound
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
@@ -12,7 +13,6 @@ from dispatch.http.auth import require_role
 from dispatch.http.fields import path_id
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
-from dispatch.http.times import iso
 from dispatch.http.validation import read_json_object
 from dispatch.keys import CLOCK, SERVICES
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 
 from dispatch.access.tokens import Role
+from dispatch.clock import iso
 from dispatch.errors import NotFound
 from dispatch.http import bodies as b
 from dispatch.http import schemas as s
@@ -23,9 +22,6 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
 
 def webhook_json(webhook: Webhook) -> dict:
     return {
@@ -33,8 +29,8 @@ def webhook_json(webhook: Webhook) -> dict:
         "url": webhook.url,
         "event_types": list(webhook.event_types) if webhook.event_types is not None else None,
         "state": webhook.state.value,
-        "created_at": _iso(webhook.created_at),
-        "disabled_at": _iso(webhook.disabled_at),
+        "created_at": iso(webhook.created_at),
+        "disabled_at": iso(webhook.disabled_at),
         "disabled_reason": webhook.disabled_reason,
     }
 
@@ -49,14 +45,14 @@ def delivery_json(delivery: Delivery) -> dict:
         "event_type": delivery.event_type,
         "status": delivery.status.value,
         "attempts": delivery.attempts,
-        "next_attempt_at": _iso(delivery.next_attempt_at)
+        "next_attempt_at": iso(delivery.next_attempt_at)
         if delivery.status is DeliveryStatus.PENDING
         else None,
-        "last_attempt_at": _iso(delivery.last_attempt_at),
+        "last_attempt_at": iso(delivery.last_attempt_at),
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
-        "delivered_at": _iso(delivery.delivered_at),
-        "created_at": _iso(delivery.created_at),
+        "delivered_at": iso(delivery.delivered_at),
+        "created_at": iso(delivery.created_at),
     }
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from dispatch.clock import iso
 from dispatch.orders.events import Actor, OrderEvent
 from dispatch.orders.lifecycle import OrderStatus
 
@@ -68,16 +69,16 @@ class Order:
             "store_id": self.store_id,
             "zone": self.zone,
             "courier_id": self.courier_id,
-            "placed_at": _iso(self.placed_at),
-            "promised_by": _iso(self.promised_by),
-            "predicted_delivery_at": _iso(self.predicted_delivery_at),
-            "ready_at": _iso(self.ready_at),
-            "packed_at": _iso(self.packed_at),
-            "picked_up_at": _iso(self.picked_up_at),
-            "delivered_at": _iso(self.delivered_at),
+            "placed_at": iso(self.placed_at),
+            "promised_by": iso(self.promised_by),
+            "predicted_delivery_at": iso(self.predicted_delivery_at),
+            "ready_at": iso(self.ready_at),
+            "packed_at": iso(self.packed_at),
+            "picked_up_at": iso(self.picked_up_at),
+            "delivered_at": iso(self.delivered_at),
             "outcome": self.outcome,
             "failure_reason": self.failure_reason,
-            "held_until": _iso(self.held_until),
+            "held_until": iso(self.held_until),
             "pinned_courier_id": self.pinned_courier_id,
             "promise_extension_minutes": self.promise_extension_minutes,
             "events": [e.as_json() for e in self.events],
@@ -85,9 +86,6 @@ class Order:
             "drop_off": drop_off,
         }
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
