@@ -10,6 +10,7 @@ from dispatch.clock import Clock, SystemClock
 from dispatch.http import (
     courier_routes,
     event_routes,
+    map_routes,
     operator_routes,
     ops_routes,
     order_routes,
@@ -38,6 +39,7 @@ def endpoints() -> list[Endpoint]:
         *order_routes.ENDPOINTS,
         *courier_routes.ENDPOINTS,
         *ops_routes.ENDPOINTS,
+        *map_routes.ENDPOINTS,
         *operator_routes.ENDPOINTS,
         *event_routes.ENDPOINTS,
         *webhook_routes.ENDPOINTS,
@@ -78,6 +80,8 @@ def create_app(
     for ep in table:
         app.router.add_route(ep.method, ep.path, ep.handler, name=ep.handler.__name__)
     app[OPENAPI] = build_openapi(table)
+    app[map_routes.MAP_STATE] = map_routes.MapState()
+    app.on_shutdown.append(map_routes.stop_streams)
     app.cleanup_ctx.extend(
         [
             lifecycle.database,

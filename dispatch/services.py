@@ -18,6 +18,7 @@ from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.ops_map import PostgresMapRepository
 from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
@@ -51,6 +52,7 @@ class Services:
     couriers: CourierFlow
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository
+    map: PostgresMapRepository
     events: PostgresEventLog
     webhooks: WebhookRegistry
     relay: Relay
