@@ -14,6 +14,7 @@ from dispatch.http import (
     operator_routes,
     ops_routes,
     order_routes,
+    pages,
     store_routes,
     system_routes,
     token_routes,
@@ -79,7 +80,10 @@ def create_app(
     table = endpoints()
     for ep in table:
         app.router.add_route(ep.method, ep.path, ep.handler, name=ep.handler.__name__)
+    for method, path, handler in pages.ROUTES:
+        app.router.add_route(method, path, handler, name=handler.__name__)
     app[OPENAPI] = build_openapi(table)
+    app[pages.STATIC] = pages.StaticFiles()
     app[map_routes.MAP_STATE] = map_routes.MapState()
     app.on_shutdown.append(map_routes.stop_streams)
     app.cleanup_ctx.extend(

@@ -40,6 +40,7 @@ from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.tracking import PostgresTrackingRepository
 from dispatch.postgres.webhooks import PostgresWebhookStore
 from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.postgres.zone_modes import PostgresZoneModes
@@ -204,7 +205,8 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             metrics=metrics, policy=policy, keeper=catalog.keeper,
         ),
         dispatcher=dispatcher, ops=PostgresOpsRepository(pool),
-        map=PostgresMapRepository(pool), events=PostgresEventLog(pool),
+        map=PostgresMapRepository(pool), tracking=PostgresTrackingRepository(pool),
+        events=PostgresEventLog(pool),
         webhooks=WebhookRegistry(
             store=webhook_store, resolver=SystemResolver(), allow_private=settings.webhooks.allow_private
         ),

@@ -23,6 +23,7 @@ from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.tracking import PostgresTrackingRepository
 from dispatch.round.loop import DispatchLoop
 from dispatch.settings import Policy, Settings
 from dispatch.webhooks.registry import WebhookRegistry
@@ -53,6 +54,7 @@ class Services:
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository
     map: PostgresMapRepository
+    tracking: PostgresTrackingRepository
     events: PostgresEventLog
     webhooks: WebhookRegistry
     relay: Relay

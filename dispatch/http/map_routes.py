@@ -16,7 +16,7 @@ from dispatch.access.tokens import Role
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
 from dispatch.http.openapi import Endpoint
-from dispatch.keys import CLOCK, SERVICES
+from dispatch.keys import CLOCK, REQUEST_ID, SERVICES
 from geo.geojson import network_geojson
 from geo.network import RoadNetwork
 
@@ -112,8 +112,9 @@ async def ops_stream(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.OPERATOR)
     state, services, clock = request.app[MAP_STATE], request.app[SERVICES], request.app[CLOCK]
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    )
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
+                 "X-Request-Id": request[REQUEST_ID]}
+    )  # fmt: skip
     await response.prepare(request)
     last, quiet, sent = "", 0.0, 0
     with contextlib.suppress(ConnectionResetError):
