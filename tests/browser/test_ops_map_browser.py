@@ -89,6 +89,16 @@ async def click_hold(browser: Browser, db) -> float:
     return time.monotonic() - held_at
 
 
+async def refused_action_shows_the_api_error(browser: Browser, db) -> None:
+    """A reason over 500 characters: the API refuses (422) and the page says why; nothing changes."""
+    await browser.evaluate("document.getElementById('reason').value = 'x'.repeat(501);"
+                           " document.querySelector('button[data-action=\"store\"][data-store=\"s1\"]').click(); true")
+    await browser.wait_for("document.getElementById('error').dataset.status === '422'", timeout_s=3)
+    assert "invalid" in await browser.evaluate("document.getElementById('error').textContent")
+    assert await db.fetchval("SELECT status FROM stores WHERE store_id = 's1'") == "online"
+    await browser.evaluate("document.getElementById('reason').value = 'operator map'; true")
+
+
 async def follow_tracking(browser: Browser, client, base: str, system, clock, network, layout, alive) -> None:  # noqa: F811
     alive = [*alive, ("c3", await add_courier(client, network, "c3", layout["near"]), point(network, layout["near"]))]
     placed = await client.post("/v1/orders", json=order("t1", network, layout["drop"], milk=1), headers=system)
@@ -118,6 +128,7 @@ async def test_ops_map_and_tracking_page_in_a_real_browser(client, db, road_netw
         assert road_pixels(png) > 2000, "the roads layer looks blank"
         await check_markers(browser, client)
         sse_latency_s = await click_hold(browser, db)
+        await refused_action_shows_the_api_error(browser, db)
         await browser.screenshot(tmp_path / "ops-map-held.png")
         await follow_tracking(browser, client, base, system, clock, road_network, layout, alive)
         await browser.screenshot(tmp_path / "tracking-delivered.png")

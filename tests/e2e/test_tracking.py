@@ -91,3 +91,17 @@ async def test_the_tracking_page_and_its_files_come_from_the_service_only(client
     assert script.status == 200 and script.content_type == "text/javascript"
     assert (await client.get("/static/nothing.js")).status == 404
     assert (await client.get("/static/../app.py")).status == 404
+
+
+async def test_the_ops_page_ships_its_map_library_and_asks_nothing_of_other_hosts(client):
+    page = await client.get("/ops")
+    assert page.status == 200 and page.content_type == "text/html"
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self';")
+    html = await page.text()
+    assert "http:" not in html and "https:" not in html
+    refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/vendor/leaflet/leaflet.js" in refs
+    for ref in refs:
+        assert ref.startswith("/static/") and (await client.get(ref)).status == 200, ref
+    licence = await (await client.get("/static/vendor/leaflet/LICENSE")).text()
+    assert licence.startswith("BSD 2-Clause License") and "Agafonkin" in licence
