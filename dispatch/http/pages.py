@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import mimetypes
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".
 @dataclass(frozen=True, slots=True)
 class StaticFile:
     body: bytes
+    gzipped: bytes | None  # text files only (images are compressed already)
     content_type: str
     etag: str
 
@@ -55,7 +57,9 @@ class StaticFiles:
                 body = entry.read_bytes()
                 suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
                 kind = _TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-                files[name] = StaticFile(body, kind, '"' + hashlib.sha256(body).hexdigest()[:24] + '"')
+                packed = gzip.compress(body, 9) if kind.startswith("text/") or kind.endswith("json") else None
+                etag = '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+                files[name] = StaticFile(body, packed, kind, etag)
         return files
 
     def get(self, name: str) -> StaticFile | None:
@@ -74,11 +78,14 @@ def file_response(request: web.Request, name: str) -> web.Response:
     found = request.app[STATIC].get(name)
     if found is None:
         raise ApiError("not_found", f"no such file: {name}")
-    headers = {**PAGE_HEADERS, "ETag": found.etag, "Cache-Control": "no-cache"}
+    headers = {**PAGE_HEADERS, "ETag": found.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if request.headers.get("If-None-Match") == found.etag:
         return web.Response(status=304, headers=headers)
     charset = "utf-8" if found.content_type.startswith("text/") else None
-    return web.Response(body=found.body, content_type=found.content_type, charset=charset, headers=headers)
+    body = found.body
+    if found.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        body, headers["Content-Encoding"] = found.gzipped, "gzip"
+    return web.Response(body=body, content_type=found.content_type, charset=charset, headers=headers)
 
 
 async def static_file(request: web.Request) -> web.Response:

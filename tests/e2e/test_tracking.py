@@ -3,6 +3,7 @@ replayed with the order's 201, showing the courier only between pickup and deliv
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 
@@ -105,3 +106,14 @@ async def test_the_ops_page_ships_its_map_library_and_asks_nothing_of_other_host
         assert ref.startswith("/static/") and (await client.get(ref)).status == 200, ref
     licence = await (await client.get("/static/vendor/leaflet/LICENSE")).text()
     assert licence.startswith("BSD 2-Clause License") and "Agafonkin" in licence
+
+
+async def test_static_text_files_are_gzipped_when_the_client_takes_it(client):
+    plain = await client.get("/static/vendor/leaflet/leaflet.js", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/static/vendor/leaflet/leaflet.js", headers={"Accept-Encoding": "gzip"},
+                              auto_decompress=False)
+    assert zipped.headers["Content-Encoding"] == "gzip" and plain.headers.get("Content-Encoding") is None
+    raw, body = await zipped.read(), await plain.read()
+    assert len(raw) < len(body) / 2 and gzip.decompress(raw) == body
+    icon = await client.get("/static/vendor/leaflet/images/layers.png", headers={"Accept-Encoding": "gzip"})
+    assert icon.content_type == "image/png" and icon.headers.get("Content-Encoding") is None
