@@ -23,7 +23,17 @@ from dispatch.http import (
 from dispatch.http.middleware import authenticate, observe, problems
 from dispatch.http.openapi import Endpoint, build_openapi
 from dispatch.http.rate_limit import RateLimiter
-from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, RATE_LIMITER, ROLE, SETTINGS
+from dispatch.keys import (
+    CLOCK,
+    DATABASE_URL,
+    MAP_STATE,
+    METRICS,
+    OPENAPI,
+    RATE_LIMITER,
+    ROLE,
+    SETTINGS,
+    STATIC_FILES,
+)
 from dispatch.metrics import Metrics
 from dispatch.settings import Settings
 from geo.network import RoadNetwork
@@ -83,8 +93,8 @@ def create_app(
     for method, path, handler in pages.ROUTES:
         app.router.add_route(method, path, handler, name=handler.__name__)
     app[OPENAPI] = build_openapi(table)
-    app[pages.STATIC] = pages.StaticFiles()
-    app[map_routes.MAP_STATE] = map_routes.MapState()
+    app[STATIC_FILES] = pages.StaticFiles()
+    app[MAP_STATE] = map_routes.MapState()
     app.on_shutdown.append(map_routes.stop_streams)
     app.cleanup_ctx.extend(
         [

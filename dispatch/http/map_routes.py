@@ -16,7 +16,7 @@ from dispatch.access.tokens import Role
 from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
 from dispatch.http.openapi import Endpoint
-from dispatch.keys import CLOCK, REQUEST_ID, SERVICES
+from dispatch.keys import CLOCK, MAP_STATE, REQUEST_ID, SERVICES
 from geo.geojson import network_geojson
 from geo.network import RoadNetwork
 
@@ -55,9 +55,6 @@ class MapState:
 def _encode_roads(network: RoadNetwork) -> RoadLayer:
     body = json.dumps(network_geojson(network), separators=(",", ":")).encode()
     return RoadLayer(body, gzip.compress(body, 6), '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-
-
-MAP_STATE: web.AppKey[MapState] = web.AppKey("map_state", MapState)
 
 
 async def stop_streams(app: web.Application) -> None:

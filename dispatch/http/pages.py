@@ -12,7 +12,7 @@ from importlib import resources
 from aiohttp import web
 
 from dispatch.http.problems import ApiError
-from dispatch.keys import SERVICES
+from dispatch.keys import SERVICES, STATIC_FILES
 from dispatch.orders.tracking import tracking_digest
 
 #: Every page: only this origin's files. frame-ancestors is not covered by default-src, and a
@@ -71,11 +71,8 @@ class StaticFiles:
         return sum(len(f.body) for n in names if (f := self.get(n)) is not None)
 
 
-STATIC: web.AppKey[StaticFiles] = web.AppKey("static_files", StaticFiles)
-
-
 def file_response(request: web.Request, name: str) -> web.Response:
-    found = request.app[STATIC].get(name)
+    found = request.app[STATIC_FILES].get(name)
     if found is None:
         raise ApiError("not_found", f"no such file: {name}")
     headers = {**PAGE_HEADERS, "ETag": found.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}

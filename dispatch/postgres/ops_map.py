@@ -47,6 +47,7 @@ class PostgresMapRepository:
             couriers = await conn.fetch(_COURIERS)
             orders = await conn.fetch(_ORDERS, now, values(OPEN))
             modes = await conn.fetch(_MODES)
+        routes = _by_route(orders)
         return {
             "at": now.isoformat(),
             "stores": [
@@ -54,13 +55,24 @@ class PostgresMapRepository:
                  "position": {"lat": r["lat"], "lon": r["lon"]}}
                 for r in stores
             ],
-            "couriers": [_courier(r, orders, now) for r in couriers],
+            "couriers": [_courier(r, routes, now) for r in couriers],
             "orders": [_order(r) for r in orders],
             "zone_modes": [_mode(r) for r in modes],
         }  # fmt: skip
 
 
-def _courier(row: asyncpg.Record, orders: list[asyncpg.Record], now: datetime) -> dict[str, Any]:
+def _by_route(orders: list[asyncpg.Record]) -> dict[int, list[asyncpg.Record]]:
+    """Open orders by route, each route's in predicted drop-off order."""
+    routes: dict[int, list[asyncpg.Record]] = {}
+    for o in orders:
+        if o["route_id"] is not None:
+            routes.setdefault(o["route_id"], []).append(o)
+    for stops in routes.values():
+        stops.sort(key=lambda o: (o["predicted_delivery_at"], o["order_id"]))
+    return routes
+
+
+def _courier(row: asyncpg.Record, routes: dict[int, list[asyncpg.Record]], now: datetime) -> dict[str, Any]:
     has_position = row["lat"] is not None and row["lon"] is not None
     at = row["position_at"]
     return {
@@ -71,17 +83,13 @@ def _courier(row: asyncpg.Record, orders: list[asyncpg.Record], now: datetime) -
         "position_at": _iso(at),
         "position_age_s": round((now - at).total_seconds(), 1) if at is not None else None,
         "route_id": row["route_id"],
-        "route": _route_line(row, orders) if row["route_id"] is not None else None,
+        "route": _route_line(row, routes.get(row["route_id"], [])) if row["route_id"] is not None else None,
     }
 
 
-def _route_line(courier: asyncpg.Record, orders: list[asyncpg.Record]) -> dict[str, Any] | None:
+def _route_line(courier: asyncpg.Record, mine: list[asyncpg.Record]) -> dict[str, Any] | None:
     """Stop to stop (not the road path): where the courier is, the store while anything on the
     route is still to be picked up, then the drop-offs in their predicted order."""
-    mine = sorted(
-        (o for o in orders if o["route_id"] == courier["route_id"]),
-        key=lambda o: (o["predicted_delivery_at"], o["order_id"]),
-    )
     if not mine:
         return None
     points: list[list[float]] = []

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dispatch.http.pages import STATIC
+from dispatch.keys import STATIC_FILES
 from tests.browser.cdp import Browser
 from tests.conftest import OPERATOR, OPERATOR_TOKEN, make_token
 from tests.e2e.test_dispatch_flow import add_courier, tick_until_assigned
@@ -120,7 +120,7 @@ async def follow_tracking(browser: Browser, client, base: str, system, clock, ne
 async def test_ops_map_and_tracking_page_in_a_real_browser(client, db, road_network, layout, system, clock, tmp_path):  # noqa: F811
     alive = await small_city(client, road_network, layout, system, clock)
     base = str(client.make_url("")).rstrip("/")
-    weight = client.app[STATIC].total_bytes(PAGE_FILES)
+    weight = client.app[STATIC_FILES].total_bytes(PAGE_FILES)
     browser = await Browser(tmp_path / "profile").start()
     try:
         first_render_s = await open_map(browser, base)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from dispatch.http.map_routes import MAP_STATE
+from dispatch.keys import MAP_STATE
 from tests.conftest import OPERATOR, make_token
 from tests.e2e.test_dispatch_flow import add_courier, tick_until_assigned
 from tests.e2e.test_orders_api import add_store, layout, order, point  # noqa: F401  (fixture)
