@@ -17,6 +17,7 @@ from dispatch.http import schemas as s
 from dispatch.http.auth import require_role
 from dispatch.http.openapi import Endpoint
 from dispatch.keys import CLOCK, MAP_STATE, REQUEST_ID, SERVICES
+from dispatch.postgres.database import CONNECTION_ERRORS
 from geo.geojson import network_geojson
 from geo.network import RoadNetwork
 
@@ -117,9 +118,14 @@ async def ops_stream(request: web.Request) -> web.StreamResponse:
     with contextlib.suppress(ConnectionResetError):
         await response.write(b"retry: 2000\n\n")
         while not state.closing.is_set() and not _is_gone(request):
-            snapshot = await services.map.snapshot(now=clock.now())
-            digest = snapshot_fingerprint(snapshot)
-            if digest != last:
+            try:
+                snapshot = await services.map.snapshot(now=clock.now())
+            except CONNECTION_ERRORS:  # the headers are sent: say so in a comment, try again
+                snapshot = None
+            digest = snapshot_fingerprint(snapshot) if snapshot is not None else last
+            if snapshot is None:
+                await response.write(b": database unavailable\n\n")
+            elif digest != last:
                 sent += 1
                 await response.write(sse_message("snapshot", f"{sent}-{digest}", snapshot))
                 last, quiet = digest, 0.0

@@ -75,6 +75,10 @@ async def check_markers(browser: Browser, client) -> None:
     marked = await browser.evaluate("Array.from(document.querySelectorAll('#map [data-at-risk=\"true\"]'))"
                                     ".map(e => e.dataset.orderId)")  # fmt: skip
     assert set(marked) == at_risk
+    await browser.evaluate("document.getElementById('at-risk-only').click(); true")  # the filter
+    assert await browser.evaluate(count.format("#map [data-order-id]")) == len(at_risk)
+    assert await browser.evaluate(count.format("[data-row-order]")) == len(at_risk)
+    await browser.evaluate("document.getElementById('at-risk-only').click(); true")
 
 
 async def click_hold(browser: Browser, db) -> float:

@@ -130,3 +130,28 @@ def test_openapi_documents_the_stream_as_event_stream():
     doc = build_openapi(endpoints())
     assert "text/event-stream" in doc["paths"]["/v1/ops/stream"]["get"]["responses"]["200"]["content"]
     assert "application/json" in doc["paths"]["/v1/ops/snapshot"]["get"]["responses"]["200"]["content"]
+
+
+class FlakyMap:
+    """The first read fails as if the database were down; later reads answer a small city."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def snapshot(self, *, now):
+        self.reads += 1
+        if self.reads == 1:
+            raise OSError("connection refused")
+        return {"at": now.isoformat(), "stores": [], "couriers": [], "orders": [], "zone_modes": []}
+
+
+async def test_stream_survives_a_database_outage_and_says_so(client):
+    from dispatch.keys import SERVICES
+
+    client.app[SERVICES].map = FlakyMap()
+    stream = await client.get("/v1/ops/stream", headers=OPERATOR)
+    lines = []
+    while not any(line.startswith("data: ") for line in lines):
+        lines.append((await asyncio.wait_for(stream.content.readline(), 5)).decode().rstrip("\n"))
+    assert ": database unavailable" in lines
+    stream.close()
