@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit venv promtool clean
+.PHONY: demo test lint unit venv promtool chromium vendor-map clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,23 @@ promtool:
 		echo "installing Debian's prometheus package for promtool"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+# Debian's chromium drives the operators' map and the tracking page in tests/browser (headless, over
+# the DevTools protocol; no driver that downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# Refresh the vendored map library (Leaflet, pinned in the script) from the npm registry.
+vendor-map:
+	deploy/vendor-map.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check dispatch geo stores tests deploy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-test: $(STAMP) promtool lint
+test: $(STAMP) promtool chromium lint
 	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-/tmp} $(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:

@@ -10,9 +10,11 @@ from dispatch.clock import Clock, SystemClock
 from dispatch.http import (
     courier_routes,
     event_routes,
+    map_routes,
     operator_routes,
     ops_routes,
     order_routes,
+    pages,
     store_routes,
     system_routes,
     token_routes,
@@ -21,7 +23,17 @@ from dispatch.http import (
 from dispatch.http.middleware import authenticate, observe, problems
 from dispatch.http.openapi import Endpoint, build_openapi
 from dispatch.http.rate_limit import RateLimiter
-from dispatch.keys import CLOCK, DATABASE_URL, METRICS, OPENAPI, RATE_LIMITER, ROLE, SETTINGS
+from dispatch.keys import (
+    CLOCK,
+    DATABASE_URL,
+    MAP_STATE,
+    METRICS,
+    OPENAPI,
+    RATE_LIMITER,
+    ROLE,
+    SETTINGS,
+    STATIC_FILES,
+)
 from dispatch.metrics import Metrics
 from dispatch.settings import Settings
 from geo.network import RoadNetwork
@@ -38,6 +50,7 @@ def endpoints() -> list[Endpoint]:
         *order_routes.ENDPOINTS,
         *courier_routes.ENDPOINTS,
         *ops_routes.ENDPOINTS,
+        *map_routes.ENDPOINTS,
         *operator_routes.ENDPOINTS,
         *event_routes.ENDPOINTS,
         *webhook_routes.ENDPOINTS,
@@ -77,7 +90,12 @@ def create_app(
     table = endpoints()
     for ep in table:
         app.router.add_route(ep.method, ep.path, ep.handler, name=ep.handler.__name__)
+    for method, path, handler in pages.ROUTES:
+        app.router.add_route(method, path, handler, name=handler.__name__)
     app[OPENAPI] = build_openapi(table)
+    app[STATIC_FILES] = pages.StaticFiles()
+    app[MAP_STATE] = map_routes.MapState()
+    app.on_shutdown.append(map_routes.stop_streams)
     app.cleanup_ctx.extend(
         [
             lifecycle.database,

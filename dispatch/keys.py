@@ -24,3 +24,5 @@ OPENAPI: web.AppKey[dict] = web.AppKey("openapi")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 PRINCIPAL: web.RequestKey[Any] = web.RequestKey("principal", object)  # dispatch.access.tokens.Principal
 RATE_LIMITER: web.AppKey[Any] = web.AppKey("rate_limiter")  # dispatch.http.rate_limit.RateLimiter
+MAP_STATE: web.AppKey[Any] = web.AppKey("map_state")  # dispatch.http.map_routes.MapState
+STATIC_FILES: web.AppKey[Any] = web.AppKey("static_files")  # dispatch.http.pages.StaticFiles

@@ -32,6 +32,7 @@ from dispatch.postgres.database import CONNECTION_ERRORS, create_pool, resolve_d
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.ops_map import PostgresMapRepository
 from dispatch.postgres.order_actions import PostgresOrderActions
 from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
@@ -39,6 +40,7 @@ from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.tracking import PostgresTrackingRepository
 from dispatch.postgres.webhooks import PostgresWebhookStore
 from dispatch.postgres.zone_lease import ZoneLease
 from dispatch.postgres.zone_modes import PostgresZoneModes
@@ -202,7 +204,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             couriers=PostgresCourierRepository(pool), network=catalog.keeper.network, load=load,
             metrics=metrics, policy=policy, keeper=catalog.keeper,
         ),
-        dispatcher=dispatcher, ops=PostgresOpsRepository(pool), events=PostgresEventLog(pool),
+        dispatcher=dispatcher, ops=PostgresOpsRepository(pool),
+        map=PostgresMapRepository(pool), tracking=PostgresTrackingRepository(pool),
+        events=PostgresEventLog(pool),
         webhooks=WebhookRegistry(
             store=webhook_store, resolver=SystemResolver(), allow_private=settings.webhooks.allow_private
         ),

@@ -18,10 +18,12 @@ from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.postgres.ops import PostgresOpsRepository
+from dispatch.postgres.ops_map import PostgresMapRepository
 from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
 from dispatch.postgres.tokens import PostgresTokenRepository
+from dispatch.postgres.tracking import PostgresTrackingRepository
 from dispatch.round.loop import DispatchLoop
 from dispatch.settings import Policy, Settings
 from dispatch.webhooks.registry import WebhookRegistry
@@ -51,6 +53,8 @@ class Services:
     couriers: CourierFlow
     dispatcher: DispatchLoop
     ops: PostgresOpsRepository
+    map: PostgresMapRepository
+    tracking: PostgresTrackingRepository
     events: PostgresEventLog
     webhooks: WebhookRegistry
     relay: Relay

@@ -51,10 +51,14 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
         status = response.status
-        response.headers["X-Request-Id"] = request[REQUEST_ID]
+        if not response.prepared:  # a stream sent its headers already (it sets the id itself)
+            response.headers["X-Request-Id"] = request[REQUEST_ID]
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away (or the server is stopping) mid-request
         raise
     finally:
         metrics = request.app[METRICS]

@@ -37,6 +37,7 @@ class Endpoint:
     responses: dict[int, dict | None] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
     query: tuple[dict, ...] = ()
+    media: str = "application/json"  # the success responses' media type (text/event-stream, text/html)
 
 
 def _error_statuses(endpoint: Endpoint) -> dict[int, list[str]]:
@@ -87,7 +88,7 @@ def build_openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
             }
         for status, schema in ep.responses.items():
             content = (
-                {"application/json": {"schema": schema}}
+                {ep.media: {"schema": schema}}
                 if schema is not None
                 else {"text/plain": {"schema": {"type": "string"}}}
             )

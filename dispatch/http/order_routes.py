@@ -134,6 +134,7 @@ ORDER_PLACED = s.obj(
         "promised_by": s.TIMESTAMP,
         "predicted_delivery_at": s.TIMESTAMP,
         "promise_extension_minutes": {"type": "integer", "minimum": 1, "maximum": 60},
+        "tracking_url": {"type": "string", "pattern": "^/t/[A-Za-z0-9_-]{32}$"},
     },
 )
 ORDER = s.obj(

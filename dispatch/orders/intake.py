@@ -25,6 +25,7 @@ from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
 from dispatch.orders.promise import Promise, decide_promise
 from dispatch.orders.sla import promise_for
+from dispatch.orders.tracking import tracking_url
 from dispatch.round.inputs import from_epoch
 from dispatch.round.outlook import LatestOutlook
 from dispatch.settings import Policy
@@ -278,13 +279,14 @@ class Intake:
     def _answer(
         order_id: str, store_id: str, promise: Promise, predicted: datetime, extension: int
     ) -> dict[str, object]:
-        """The 201 body (kept with the order, so a replay gets it again)."""
+        """The 201 body (kept with the order, so a replay gets it again, tracking link included)."""
         response: dict[str, object] = {
             "order_id": order_id,
             "store_id": store_id,
             "status": "reserved",
             "promised_by": promise.promised_by.isoformat(),
             "predicted_delivery_at": predicted.isoformat(),
+            "tracking_url": tracking_url(),
         }
         if extension:
             response["promise_extension_minutes"] = extension

@@ -62,7 +62,7 @@ async def test_order_reserves_stock_and_promises_half_an_hour(client, db, road_n
     response = await client.post("/v1/orders", json=order("o1", road_network, layout["drop"], milk=2, eggs=1), headers=system)
     assert response.status == 201, await response.text()
     body = await response.json()
-    assert set(body) == {"order_id", "store_id", "status", "promised_by", "predicted_delivery_at"}
+    assert set(body) == {"order_id", "store_id", "status", "promised_by", "predicted_delivery_at", "tracking_url"}
     assert body["store_id"] == "s1" and body["status"] == "reserved"
     assert body["promised_by"] == "2026-11-23T03:30:00+00:00"
     assert body["predicted_delivery_at"] > "2026-11-23T03:00:00+00:00"
