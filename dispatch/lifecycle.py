@@ -204,9 +204,8 @@ async def services(app: web.Application) -> AsyncIterator[None]:
             couriers=PostgresCourierRepository(pool), network=catalog.keeper.network, load=load,
             metrics=metrics, policy=policy, keeper=catalog.keeper,
         ),
-        dispatcher=dispatcher, ops=PostgresOpsRepository(pool),
-        map=PostgresMapRepository(pool), tracking=PostgresTrackingRepository(pool),
-        events=PostgresEventLog(pool),
+        dispatcher=dispatcher, ops=PostgresOpsRepository(pool), map=PostgresMapRepository(pool),
+        tracking=PostgresTrackingRepository(pool), events=PostgresEventLog(pool),
         webhooks=WebhookRegistry(
             store=webhook_store, resolver=SystemResolver(), allow_private=settings.webhooks.allow_private
         ),
@@ -214,9 +213,8 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     for zone in await dispatcher.state.couriers_zones():
         metrics.ensure_zone(zone)
-    # The road graph, tables and catalog live as long as the process: move them out of the
-    # collector's generations, so a full collection never walks millions of graph objects in
-    # the middle of a request (it showed as p99 spikes in store choice and intake).
+    # The road graph, tables and catalog live as long as the process: out of the collector's
+    # generations (full collections over the graph showed as p99 spikes in intake).
     gc.collect()
     gc.freeze()
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from dispatch.clock import iso
 from dispatch.orders.lifecycle import OPEN, OrderStatus, values
 
 _STORES = "SELECT store_id, name, zone, lat, lon, status FROM stores ORDER BY store_id"
@@ -30,9 +31,6 @@ _MODES = (
     " FROM zone_modes ORDER BY zone"
 )
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class PostgresMapRepository:
@@ -80,7 +78,7 @@ def _courier(row: asyncpg.Record, routes: dict[int, list[asyncpg.Record]], now: 
         "zone": row["zone"],
         "state": row["state"],
         "position": {"lat": row["lat"], "lon": row["lon"]} if has_position else None,
-        "position_at": _iso(at),
+        "position_at": iso(at),
         "position_age_s": round((now - at).total_seconds(), 1) if at is not None else None,
         "route_id": row["route_id"],
         "route": _route_line(row, routes.get(row["route_id"], [])) if row["route_id"] is not None else None,
@@ -114,8 +112,8 @@ def _order(row: asyncpg.Record) -> dict[str, Any]:
         "store_id": row["store_id"],
         "courier_id": row["courier_id"],
         "drop_off": drop,
-        "promised_by": _iso(row["promised_by"]),
-        "predicted_delivery_at": _iso(row["predicted_delivery_at"]),
+        "promised_by": iso(row["promised_by"]),
+        "predicted_delivery_at": iso(row["predicted_delivery_at"]),
         "at_risk": bool(row["at_risk"]),
     }
 
@@ -129,6 +127,6 @@ def _mode(row: asyncpg.Record) -> dict[str, Any]:
         "radius_factor": row["radius_factor"],
         "promise_extension_minutes": row["promise_extension_minutes"],
         "on_overload": row["on_overload"],
-        "until": _iso(row["until"]),
+        "until": iso(row["until"]),
         "reason": row["reason"],
     }

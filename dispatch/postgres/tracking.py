@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from dispatch.clock import iso
 from dispatch.orders.lifecycle import OrderStatus
 
 # The courier's position joins only while the order is picked up (on its way to the door).
@@ -17,9 +18,6 @@ _FIND = (
     " WHERE o.tracking_hash = $1"
 )
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class PostgresTrackingRepository:
@@ -36,12 +34,12 @@ class PostgresTrackingRepository:
             courier = {
                 "lat": row["courier_lat"],
                 "lon": row["courier_lon"],
-                "at": _iso(row["courier_position_at"]),
+                "at": iso(row["courier_position_at"]),
             }
         return {
             "status": row["status"],
-            "promised_by": _iso(row["promised_by"]),
-            "predicted_delivery_at": _iso(row["predicted_delivery_at"]),
-            "delivered_at": _iso(row["delivered_at"]),
+            "promised_by": iso(row["promised_by"]),
+            "predicted_delivery_at": iso(row["predicted_delivery_at"]),
+            "delivered_at": iso(row["delivered_at"]),
             "courier": courier,
         }
