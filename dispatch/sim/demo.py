@@ -113,7 +113,7 @@ async def _play_day(
     await site.start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     say(f"service: {base}   metrics: {base}/metrics   (virtual clock, dispatch in lockstep)")
-    say(f"operators' map: {base}/ops   operator token for it: {operator_secret}   (valid while the demo runs)")
+    say(f"operators' map: {base}/ops   operator token for it: {operator_secret} (while the demo runs)")
     operator = {"Authorization": f"Bearer {operator_secret}"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
