@@ -6,6 +6,7 @@ request leaves the service."""
 from __future__ import annotations
 
 import io
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -143,5 +144,11 @@ async def test_ops_map_and_tracking_page_in_a_real_browser(client, db, road_netw
                  and urlsplit(u).netloc != own]  # fmt: skip
     assert not elsewhere, elsewhere
     assert all(urlsplit(u).scheme in ("http", "data") for u in browser.requests), browser.requests
+    # every API call the page made is one the OpenAPI document lists
+    document = await (await client.get("/openapi.json")).json()
+    templates = [re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$") for path in document["paths"]]
+    api_calls = {urlsplit(u).path for u in browser.requests if urlsplit(u).path.startswith("/v1/")}
+    assert {"/v1/ops/roads", "/v1/ops/stream"} <= api_calls, api_calls  # the stream carries the snapshots
+    assert [c for c in api_calls if not any(t.match(c) for t in templates)] == [], api_calls
     print(f"page weight {weight} bytes (HTML+JS+CSS); first render {first_render_s:.2f} s;"
           f" hold -> page {sse_latency_s:.2f} s; {len(browser.requests)} requests, all to {own}")
