@@ -22,6 +22,7 @@ from dispatch.orders.sla import OBJECTIVE
 from dispatch.postgres.database import resolve_database_url
 from dispatch.postgres.scratch import create_database
 from dispatch.settings import Settings
+from dispatch.sim.browser import BrowserError, screenshot_map
 from dispatch.sim.city import City, DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
 from dispatch.sim.demo_runner import DemoResult, DemoRunner
@@ -126,10 +127,22 @@ async def _play_day(
             )  # fmt: skip
             result = await demo.run(network)
         drained = await drain_webhooks(app, timeout_s=120)
+        await _map_screenshot(base, operator_secret, Path(args.out))
     finally:
         await runner.cleanup()
         await receiver.stop()
     return result, receiver, drained
+
+
+async def _map_screenshot(base: str, operator_token: str, out: Path) -> None:
+    """The operators' map at the end of the day, taken with Debian's headless chromium if present."""
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        saved = await screenshot_map(base, operator_token, out / "ops-map.png")
+    except BrowserError as exc:  # a screenshot is a picture of the day, never a reason to fail it
+        say(f"map screenshot failed: {exc}")
+        return
+    say(f"map screenshot: {saved}" if saved else "map screenshot skipped: no chromium (`make chromium`)")
 
 
 async def drain_webhooks(app: web.Application, *, timeout_s: float) -> bool:

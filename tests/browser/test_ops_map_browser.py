@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from dispatch.keys import STATIC_FILES
-from tests.browser.cdp import Browser
+from dispatch.sim.browser import Browser, chromium_path
 from tests.conftest import OPERATOR, OPERATOR_TOKEN, make_token
 from tests.e2e.test_dispatch_flow import add_courier, tick_until_assigned
 from tests.e2e.test_orders_api import add_store, layout, order, point  # noqa: F401  (fixture)
@@ -126,17 +126,21 @@ async def test_ops_map_and_tracking_page_in_a_real_browser(client, db, road_netw
     alive = await small_city(client, road_network, layout, system, clock)
     base = str(client.make_url("")).rstrip("/")
     weight = client.app[STATIC_FILES].total_bytes(PAGE_FILES)
+    assert chromium_path(), "chromium is missing: run `make chromium` (never a skip)"
     browser = await Browser(tmp_path / "profile").start()
     try:
         first_render_s = await open_map(browser, base)
         png = await browser.screenshot(tmp_path / "ops-map.png")
+        print(f"screenshot: {tmp_path / 'ops-map.png'}")
         assert road_pixels(png) > 2000, "the roads layer looks blank"
         await check_markers(browser, client)
         sse_latency_s = await click_hold(browser, db)
         await refused_action_shows_the_api_error(browser, db)
         await browser.screenshot(tmp_path / "ops-map-held.png")
+        print(f"screenshot: {tmp_path / 'ops-map-held.png'}")
         await follow_tracking(browser, client, base, system, clock, road_network, layout, alive)
         await browser.screenshot(tmp_path / "tracking-delivered.png")
+        print(f"screenshot: {tmp_path / 'tracking-delivered.png'}")
     finally:
         await browser.close()
     own = urlsplit(base).netloc

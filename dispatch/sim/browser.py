@@ -1,5 +1,6 @@
-"""Headless Debian chromium driven over the DevTools protocol with aiohttp's websocket client: no
-driver, no downloaded browser, and every flag that keeps its traffic on this machine."""
+"""Headless Debian chromium over the DevTools protocol (aiohttp's websocket client): the demo's map
+screenshot and the browser tests. No driver, no downloaded browser, and every flag that keeps its
+traffic on this machine."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,11 +34,13 @@ LOCAL_ONLY_FLAGS = (
 START_S = 20.0
 
 
-def chromium_path() -> str:
-    """Debian's chromium; missing is a failure (`make chromium` installs it), never a skip."""
-    path = shutil.which("chromium")
-    assert path, "chromium is missing: run `make chromium` (apt-get install --no-install-recommends chromium)"
-    return path
+class BrowserError(RuntimeError):
+    """Chromium did not start, answered with an error, or a page never got where it was asked."""
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (`make chromium` installs it), or None."""
+    return shutil.which("chromium")
 
 
 class Browser:
@@ -54,8 +58,11 @@ class Browser:
         self._reader: asyncio.Task | None = None
 
     async def start(self) -> Browser:
+        binary = chromium_path()
+        if binary is None:
+            raise BrowserError("chromium is missing: run `make chromium` (Debian's chromium package)")
         self.profile.mkdir(parents=True, exist_ok=True)
-        args = [chromium_path(), "--headless", "--no-sandbox", *LOCAL_ONLY_FLAGS,
+        args = [binary, "--headless", "--no-sandbox", *LOCAL_ONLY_FLAGS,
                 "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
                 f"--user-data-dir={self.profile}", f"--window-size={self.size[0]},{self.size[1]}",
                 "--hide-scrollbars", "--mute-audio", "about:blank"]  # fmt: skip
@@ -80,14 +87,16 @@ class Browser:
         marker = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + START_S
         while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, "chromium exited at start"
+            if self.proc is None or self.proc.poll() is not None:
+                raise BrowserError("chromium exited at start")
             if marker.exists() and marker.read_text().strip():
                 return int(marker.read_text().split()[0])
             await asyncio.sleep(0.05)
-        raise AssertionError(f"chromium gave no DevTools port in {START_S} s")
+        raise BrowserError(f"chromium gave no DevTools port in {START_S} s")
 
     async def _read(self) -> None:
-        assert self.ws is not None
+        if self.ws is None:
+            return
         async for message in self.ws:
             data = json.loads(message.data)
             if "id" in data and data["id"] in self._waiting:
@@ -96,19 +105,23 @@ class Browser:
                 self.requests.append(data["params"]["request"]["url"])
 
     async def send(self, method: str, params: dict | None = None, *, timeout_s: float = 15.0) -> dict:
-        assert self.ws is not None
+        if self.ws is None:
+            raise BrowserError("the browser is not started")
         ident = next(self._ids)
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._waiting[ident] = future
         await self.ws.send_str(json.dumps({"id": ident, "method": method, "params": params or {}}))
         answer = await asyncio.wait_for(future, timeout_s)
-        assert "error" not in answer, f"{method}: {answer['error']}"
-        return answer["result"]
+        if "error" in answer:
+            raise BrowserError(f"{method}: {answer['error']}")
+        result: dict = answer["result"]
+        return result
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
                                                       "awaitPromise": True})  # fmt: skip
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        if "exceptionDetails" in result:
+            raise BrowserError(str(result["exceptionDetails"])[:500])
         return result["result"].get("value")
 
     async def navigate(self, url: str) -> None:
@@ -118,17 +131,16 @@ class Browser:
         """Seconds until ``expression`` is truthy in the page (fails after ``timeout_s``)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
-            with contextlib.suppress(AssertionError):  # the page may be between documents
+            with contextlib.suppress(BrowserError):  # the page may be between documents
                 if await self.evaluate(expression):
                     return time.monotonic() - started
             await asyncio.sleep(every_s)
-        raise AssertionError(f"not true in {timeout_s} s: {expression}")
+        raise BrowserError(f"not true in {timeout_s} s: {expression}")
 
     async def screenshot(self, path: Path) -> bytes:
         shot = await self.send("Page.captureScreenshot", {"format": "png"})
         png = base64.b64decode(shot["data"])
         path.write_bytes(png)
-        print(f"screenshot: {path}")
         return png
 
     async def close(self) -> None:
@@ -146,3 +158,26 @@ class Browser:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+
+async def screenshot_map(base_url: str, operator_token: str, path: Path) -> Path | None:
+    """The operators' map as an operator sees it (logged in, roads and the first snapshot drawn),
+    saved as a PNG; None when chromium is not installed."""
+    if chromium_path() is None:
+        return None
+    scratch = Path(tempfile.mkdtemp(prefix="fd-chromium-"))
+    browser = Browser(scratch / "profile")
+    try:
+        await browser.start()
+        await browser.navigate(base_url + "/ops")
+        await browser.wait_for("document.getElementById('login') && !document.getElementById('login').hidden")
+        await browser.evaluate(
+            f"document.getElementById('token-input').value = {json.dumps(operator_token)};"
+            " document.getElementById('login').requestSubmit(); true"
+        )
+        await browser.wait_for("document.body.dataset.roads > 0 && document.body.dataset.renders >= 1")
+        await browser.screenshot(path)
+    finally:
+        await browser.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return path
