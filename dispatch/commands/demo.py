@@ -31,6 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=Path("demo-report"), help="report folder (default demo-report)"
     )
     parser.add_argument("--port", type=int, default=0, help="HTTP port for the service (default: a free one)")
+    parser.add_argument(
+        "--on-overload",
+        choices=("accept", "extend", "refuse"),
+        help="set every zone's mode to this on_overload before the day (default: no zone mode)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

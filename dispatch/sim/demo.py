@@ -121,6 +121,7 @@ async def _play_day(
             async with session.post(base + "/v1/webhooks", json={"url": hook_url}, headers=operator) as r:
                 receiver.secret = (await r.json())["secret"]
             say(f"webhook receiver: {hook_url} (verifies every delivery with the PyPI standardwebhooks)")
+            await _zone_modes(session, base, operator, city, getattr(args, "on_overload", None))
             demo = DemoRunner(
                 city=city, session=session, base_url=base, operator=operator, clock=clock,
                 dispatch_round=app[SERVICES].dispatcher.tick, speed=args.speed, progress=say,
@@ -132,6 +133,20 @@ async def _play_day(
         await runner.cleanup()
         await receiver.stop()
     return result, receiver, drained
+
+
+async def _zone_modes(
+    session: aiohttp.ClientSession, base: str, operator: dict, city: City, on_overload: str | None
+) -> None:
+    """What the operator decided before the day (--on-overload): every zone's mode, through the API."""
+    if on_overload is None:
+        return
+    for zone in sorted({shop.zone for shop in city.shops}):
+        body = {"on_overload": on_overload, "reason": f"demo: on_overload {on_overload}"}
+        async with session.put(f"{base}/v1/zones/{zone}/mode", json=body, headers=operator) as r:
+            if r.status != 200:
+                raise RuntimeError(f"zone mode for {zone}: {r.status} {await r.text()}")
+    say(f"zone modes: on_overload {on_overload} in every zone")
 
 
 async def _map_screenshot(base: str, operator_token: str, out: Path) -> None:

@@ -55,7 +55,10 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
         **promise_figures(delivered),
         "orders_requested": len(records),
         "orders_placed": len(placed),
-        "refused_out_of_stock": sum(1 for r in records if r.status == 409),
+        "refused_out_of_stock": sum(1 for r in records if r.status == 409 and r.refusal != "over_capacity"),
+        "refused_over_capacity": sum(1 for r in records if r.refusal == "over_capacity"),
+        "promises_extended": sum(1 for r in placed if r.extension_min),
+        "promise_minutes_added": sum(r.extension_min for r in placed),
         "refused_out_of_area": sum(1 for r in records if r.status == 422),
         "delivered": len(delivered),
         "cancelled": outcomes["cancelled"],
@@ -93,8 +96,12 @@ def promise_figures(delivered: list[OrderRecord]) -> dict:
         if r.delivered_s is not None and r.predicted_s is not None and r.promised_s is not None
     ]
     if not pairs:
-        return {"promise_error_min_p50": None, "promise_error_min_p90": None, "promise_error_min_bias": None,
-                "on_time_vs_promise": None}
+        return {
+            "promise_error_min_p50": None,
+            "promise_error_min_p90": None,
+            "promise_error_min_bias": None,
+            "on_time_vs_promise": None,
+        }
     error = np.array([d - p for d, p, _ in pairs]) / 60.0
     kept = sum(1 for d, _, promised in pairs if d <= promised)
     return {
@@ -113,6 +120,9 @@ def format_report(figures: dict) -> str:
         f"orders placed (201)     {figures['orders_placed']:>8}",
         f"  refused: out of stock {figures['refused_out_of_stock']:>8}",
         f"  refused: out of area  {figures['refused_out_of_area']:>8}",
+        f"  refused: over capacity{figures['refused_over_capacity']:>8}",
+        f"promises extended       {figures['promises_extended']:>8}"
+        f"   ({figures['promise_minutes_added']} min added)",
         f"delivered               {figures['delivered']:>8}",
         f"on time / late          {figures['on_time']:>5} / {figures['late']}",
         f"cancelled / failed      {figures['cancelled']:>5} / {figures['failed']}",
@@ -213,9 +223,7 @@ def _plot_on_time_share(
     for lo in edges:
         batch = [r for r in delivered if r.placed_s is not None and lo <= r.placed_s < lo + bucket]
         counts.append(len(batch))
-        shares.append(
-            sum(1 for r in batch if _on_time(r)) / len(batch) if batch else np.nan
-        )
+        shares.append(sum(1 for r in batch if _on_time(r)) / len(batch) if batch else np.nan)
     hours = [(city.config.peak_start_min * 0 + e / 3600.0) for e in edges]
     ax.plot(hours, np.array(shares) * 100, marker="o", color="#228833", label="on time (%)")
     ax.axhline(95, color="#cc3311", linestyle="--", label="SLO 95%")

@@ -23,6 +23,8 @@ class OrderRecord:
     packed_s: float | None = None
     predicted_s: float | None = None  # the 201 answer's predicted delivery (sim seconds)
     promised_s: float | None = None  # the promise the order was given (sim seconds)
+    refusal: str | None = None  # the error code of a refused order (out_of_stock, over_capacity, ...)
+    extension_min: int = 0  # minutes a zone mode added to the promise
 
     @property
     def click_to_door_s(self) -> float | None:
@@ -82,12 +84,14 @@ class OrderSystem:
             status, payload = await self.api.call("POST", "/v1/orders", self.headers, body)
             record.status = status
             if status != 201:
+                record.refusal = payload.get("error") if isinstance(payload, dict) else None
                 return
             now_s = self.events.now_s
             record.store_id = payload["store_id"]
             record.placed_s = now_s
             record.predicted_s = self.events.sim_s(payload["predicted_delivery_at"])
             record.promised_s = self.events.sim_s(payload["promised_by"])
+            record.extension_min = int(payload.get("promise_extension_minutes", 0))
             self.start_packing(record)
             if plan.cancel_after_s is not None:
                 self.events.schedule(now_s + plan.cancel_after_s, self._cancel(record))
