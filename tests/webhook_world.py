@@ -7,8 +7,9 @@ from datetime import datetime
 
 import asyncpg
 
+from dispatch.orders import lifecycle
 from dispatch.orders.events import Actor
-from dispatch.orders.lifecycle import ActorType, Step
+from dispatch.orders.lifecycle import Step
 from dispatch.postgres.order_events import append_events
 from dispatch.postgres.webhooks import PostgresWebhookStore
 from dispatch.webhooks.http_sender import AiohttpSender
@@ -33,8 +34,9 @@ async def append(conn: asyncpg.Connection, order_ids: list[str], *, at: datetime
     """``rounds`` events for each order, in one transaction; returns how many."""
     async with conn.transaction():
         for k in range(rounds):
-            await append_events(conn, STEPS[k % len(STEPS)], order_ids, at=at, actor=Actor(ActorType.SYSTEM, "t"),
-                                data={"k": k})
+            step = STEPS[k % len(STEPS)]
+            actor = Actor(min(lifecycle.STEPS[step].actors), "t")  # an actor the table allows for it
+            await append_events(conn, step, order_ids, at=at, actor=actor, data={"k": k})
     return rounds * len(order_ids)
 
 

@@ -21,6 +21,7 @@ from dispatch.catalog.zones import ZoneModeKeeper
 from dispatch.engine.timing import RouteTiming
 from dispatch.errors import OrderIdReused, OutOfStock, OverCapacity, ZoneClosed
 from dispatch.orders.events import Actor
+from dispatch.orders.lifecycle import Step, check_actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
 from dispatch.orders.promise import Promise, decide_promise
@@ -68,6 +69,7 @@ class Intake:
         Concurrent requests with the same id in this process share the first one's work;
         across processes the order row's primary key settles it.
         """
+        check_actor(Step.RESERVE, actor.type)
         running = self._in_flight.get(request.order_id)
         if running is not None:
             leader_digest, leader = running

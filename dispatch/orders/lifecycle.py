@@ -183,6 +183,13 @@ def can_take(step: Step, current: OrderStatus, actor: ActorType) -> bool:
     return current in t.sources and actor in t.actors
 
 
+def check_actor(step: Step, actor: ActorType) -> None:
+    """Refuse a step taken by an actor the table does not allow (a wiring bug, never client input:
+    the HTTP layer has already checked the caller's role)."""
+    if actor not in STEPS[step].actors:
+        raise ValueError(f"a {actor.value} cannot take the step {step.value!r}")
+
+
 def check_step(order_id: str, step: Step, current: OrderStatus) -> None:
     """Raise the domain error that explains why ``step`` is not allowed from ``current``."""
     if current in STEPS[step].sources:

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from dispatch.orders.events import Actor, EventCursor, EventPage, OrderEvent
-from dispatch.orders.lifecycle import ActorType, Step, event_of
+from dispatch.orders.lifecycle import ActorType, Step, check_actor, event_of
 
 _EVENT_COLUMNS = "event_id, order_id, sequence, type, occurred_at, actor_type, actor_id, reason, data"
 
@@ -54,6 +54,7 @@ async def append_events(
     Runs inside the caller's transaction, right after the status write it records.
     ``data`` is one object for all or one per order.
     """
+    check_actor(step, actor.type)
     if not order_ids:
         return
     if data is None or isinstance(data, dict):

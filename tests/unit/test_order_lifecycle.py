@@ -17,6 +17,7 @@ from dispatch.orders.lifecycle import (
     OrderStatus,
     Step,
     can_take,
+    check_actor,
     check_step,
     event_of,
     next_statuses,
@@ -75,6 +76,12 @@ def test_guards_are_the_sql_parameters():
     assert {S.RESERVED, S.HELD, S.ASSIGNED} == HOLDS_RESERVATION
     with pytest.raises(ValueError, match="does not change the status"):
         target(Step.MARK_LATE)
+
+
+def test_a_step_by_an_actor_the_table_does_not_allow_is_refused():
+    check_actor(Step.PICK_UP, A.COURIER)
+    with pytest.raises(ValueError, match="a store cannot take the step 'pick_up'"):
+        check_actor(Step.PICK_UP, A.STORE)
 
 
 def test_actors_take_only_their_own_steps():
