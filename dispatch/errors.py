@@ -42,6 +42,18 @@ class CourierUnavailable(DispatchError):
     code = "courier_unavailable"
 
 
+class PickConflict(DispatchError):
+    """A store sent a second pick result for a leg with different lines than its first."""
+
+    code = "pick_result_conflict"
+
+
+class InvalidPick(DispatchError):
+    """A pick result names a SKU the leg does not hold, or more units than it holds."""
+
+    code = "invalid_pick"
+
+
 class InvalidTransition(DispatchError):
     code = "invalid_transition"
 

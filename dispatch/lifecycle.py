@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
 from dispatch.orders.retention import DropoffRetention
+from dispatch.orders.shelf import ShelfTruth
 from dispatch.postgres.couriers import PostgresCourierRepository
 from dispatch.postgres.database import CONNECTION_ERRORS, create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
@@ -37,6 +38,7 @@ from dispatch.postgres.order_actions import PostgresOrderActions
 from dispatch.postgres.order_batcher import OrderBatcher
 from dispatch.postgres.order_events import PostgresEventLog
 from dispatch.postgres.orders import PostgresOrderRepository
+from dispatch.postgres.pick_results import PostgresPickResults
 from dispatch.postgres.retention import PostgresRetentionRepository
 from dispatch.postgres.store_status import PostgresStoreStatus
 from dispatch.postgres.tokens import PostgresTokenRepository
@@ -162,6 +164,24 @@ def _relay(app: web.Application, store: PostgresWebhookStore, sender: AiohttpSen
     )
 
 
+def _freeze_long_lived() -> None:
+    """The road graph, tables and catalog live as long as the process: out of the collector's
+    generations (full collections over the graph showed as p99 spikes in intake)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _shortfall_recorder(
+    orders: PostgresOrderRepository,
+) -> Callable[[str, SyncResult, datetime], Awaitable[None]]:
+    """A stock sync that leaves reserved orders short records it on each of them."""
+
+    async def record_shortfall(store_id: str, result: SyncResult, now: datetime) -> None:
+        await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
+
+    return record_shortfall
+
+
 async def services(app: web.Application) -> AsyncIterator[None]:
     """Build every service of the app on the pool and the road network, wired to each other."""
     settings, pool, clock, metrics = app[SETTINGS], app[POOL], app[CLOCK], app[METRICS]
@@ -173,10 +193,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     orders = PostgresOrderRepository(pool)
     load = StoreLoad(parallel_picks=policy.parallel_picks, default_courier_eta_s=policy.default_courier_eta_s)
 
-    async def record_shortfall(store_id: str, result: SyncResult, now: datetime) -> None:
-        await orders.record_shortfall(store_id, [x.sku for x in result.shortfalls], now=now)
-
-    catalog.stores.on_shortfall = record_shortfall
+    catalog.stores.on_shortfall = _shortfall_recorder(orders)
     batcher = OrderBatcher(pool, repository=orders)
     order_actions = PostgresOrderActions(pool)
     zone_keeper = ZoneModeKeeper()
@@ -189,15 +206,19 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     dispatcher = _dispatcher(
         app, catalog, load=load, lease=lease, holds=order_actions, zones=zones, outlook=outlook
     )
+    intake = Intake(
+        orders=orders, keeper=catalog.keeper, stock_view=catalog.stock_view, load=load, metrics=metrics,
+        policy=policy, tz=settings.tz, batcher=batcher, zones=zone_keeper, outlook=outlook,
+    )  # fmt: skip
+    shelf = ShelfTruth(
+        picks=PostgresPickResults(pool), planner=intake.planner, stock_view=catalog.stock_view, load=load,
+        metrics=metrics,
+    )  # fmt: skip
     app[SERVICES] = Services(
         settings=settings, policy=policy, clock=clock, metrics=metrics, pool=pool, tokens=tokens,
         authenticator=TokenAuthenticator(tokens), keeper=catalog.keeper, stock_view=catalog.stock_view,
         stores=catalog.stores, orders=orders, load=load,
-        intake=Intake(
-            orders=orders, keeper=catalog.keeper, stock_view=catalog.stock_view, load=load, metrics=metrics,
-            policy=policy, tz=settings.tz, batcher=batcher, zones=zone_keeper, outlook=outlook,
-        ),
-        zones=zones, batcher=batcher,
+        intake=intake, zones=zones, batcher=batcher, shelf=shelf,
         order_flow=OrderFlow(orders=orders, stock_view=catalog.stock_view, load=load, metrics=metrics),
         order_actions=OrderActions(records=order_actions, metrics=metrics),
         couriers=CourierFlow(
@@ -213,10 +234,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     for zone in await dispatcher.state.couriers_zones():
         metrics.ensure_zone(zone)
-    # The road graph, tables and catalog live as long as the process: out of the collector's
-    # generations (full collections over the graph showed as p99 spikes in intake).
-    gc.collect()
-    gc.freeze()
+    _freeze_long_lived()
     try:
         yield
     finally:

@@ -133,6 +133,25 @@ class Metrics:
             ["action"],
             registry=registry,
         )
+        self.orders_split = Counter(
+            p + "orders_split",
+            "Orders placed as two legs from two stores (allow_split: no single store had every line).",
+            ["zone"],
+            registry=registry,
+        )
+        self.pick_shortfalls = Counter(
+            p + "pick_shortfalls",
+            "Store pick results that gave less than the leg reserved, by what became of the missing"
+            " units (resourced: a new leg from another store; dropped; cancelled: the whole order).",
+            ["zone", "action"],
+            registry=registry,
+        )
+        self.pick_shortfall_units = Counter(
+            p + "pick_shortfall_units",
+            "Units a store's shelf did not have although its stock count said so.",
+            ["zone"],
+            registry=registry,
+        )
         self.orders_promise_extended = Counter(
             p + "orders_promise_extended",
             "Orders whose promise an overloaded zone extended (on_overload: extend).",
@@ -277,6 +296,13 @@ class Metrics:
 
     def operator_action(self, action: str) -> None:
         self.operator_actions.labels(action).inc()
+
+    def order_split(self, zone: str) -> None:
+        self.orders_split.labels(zone).inc()
+
+    def pick_shortfall(self, zone: str, action: str, units: int) -> None:
+        self.pick_shortfalls.labels(zone, action).inc()
+        self.pick_shortfall_units.labels(zone).inc(units)
 
     def promise_extended(self, zone: str) -> None:
         self.ensure_zone(zone)

@@ -17,6 +17,7 @@ from dispatch.metrics import Metrics
 from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
+from dispatch.orders.shelf import ShelfTruth
 from dispatch.postgres.ops import PostgresOpsRepository
 from dispatch.postgres.ops_map import PostgresMapRepository
 from dispatch.postgres.order_batcher import OrderBatcher
@@ -48,6 +49,7 @@ class Services:
     intake: Intake
     batcher: OrderBatcher  # intake's placements; benches read its batch counters
     order_flow: OrderFlow
+    shelf: ShelfTruth  # pick results and short picks
     order_actions: OrderActions
     zones: ZoneModeService
     couriers: CourierFlow

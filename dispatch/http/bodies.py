@@ -18,6 +18,7 @@ from dispatch.http.fields import (
     Text,
     Timestamp,
     identifier,
+    leg_identifier,
     location,
 )
 from dispatch.webhooks.address_guard import MAX_URL_LENGTH
@@ -151,6 +152,42 @@ ORDER_POST: Final = Obj(
             ),
             required=False,
         ),
+        Field(
+            "on_short",
+            Choice(
+                ("resource", "drop_line", "cancel"),
+                description="when a store's shelf holds less than it reserved: find the missing units at"
+                " another store that still delivers by the promise (resource, the default; else the line"
+                " is dropped), go on without them (drop_line), or cancel the order (cancel)",
+            ),
+            required=False,
+        ),
+        Field(
+            "allow_split",
+            Flag(
+                description="when no single store has every line, place the order as two legs from two"
+                " stores that both deliver by the promise (default false)"
+            ),
+            required=False,
+        ),
+    )
+)
+
+PICK_RESULT: Final = Obj(
+    (
+        Field(
+            "lines",
+            Array(
+                Obj((Field("sku", SKU), Field("picked", Integer(minimum=0, maximum=MAX_QUANTITY)))),
+                max_items=MAX_ORDER_LINES,
+                min_items=1,
+                min_message="must have at least one line",
+                unique_by="sku",
+                unique_message="appears twice in the pick result",
+                description="what the shelf gave for each line, each sku at most once; a line left out"
+                " was picked in full",
+            ),
+        ),
     )
 )
 
@@ -191,7 +228,9 @@ POSITIONS: Final = Obj(
         ),
     )
 )
-COURIER_EVENT: Final = Obj((Field("order_id", ID), Field("type", Choice(EVENT_TYPES))))
+COURIER_EVENT: Final = Obj(
+    (Field("order_id", leg_identifier(max_length=MAX_ID_LENGTH + 4)), Field("type", Choice(EVENT_TYPES)))
+)
 
 _UNSCOPED = tuple(r.value for r in Role if r not in (Role.STORE, Role.COURIER))
 TOKEN_CREATE: Final = Obj(

@@ -32,6 +32,8 @@ WHITESPACE: Final = (
 # PostgreSQL text cannot hold NUL: no string the API stores may contain one
 NOT_BLANK: Final = f"^[^\\x00]*[^{WHITESPACE}\\x00][^\\x00]*$"  # not only whitespace, no NUL
 ID_PATTERN: Final = f"^[^/{WHITESPACE}\\x00]+$"  # no whitespace, no '/', no NUL
+# a leg of an order as couriers see it: the order's id, or "<order_id>/<n>" for a further leg
+LEG_ID_PATTERN: Final = f"^[^/{WHITESPACE}\\x00]+(/[1-9][0-9]{{0,2}})?$"
 # RFC 3339 date-time, each part within its range, years 1900-2999 (no year 0, no leap second, no
 # overflow when moved to UTC): what the JSON schema's format admits, Python can represent
 RFC3339: Final = (
@@ -142,6 +144,15 @@ def identifier(*, max_length: int = 128, description: str | None = None, example
         pattern_message="must not contain whitespace or '/'",
         description=description,
         example=example,
+    )
+
+
+def leg_identifier(*, max_length: int) -> Text:
+    """An order's id, or one of its legs' ("<order_id>/<n>")."""
+    return Text(
+        max_length=max_length,
+        pattern=LEG_ID_PATTERN,
+        pattern_message="must be an order id (no whitespace or '/') or a leg's, '<order_id>/<n>'",
     )
 
 

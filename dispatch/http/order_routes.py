@@ -36,6 +36,8 @@ def parse_order(body: dict) -> OrderRequest:
         drop_lon=drop["lon"],
         placed_at=values["placed_at"],
         digest=request_digest(body),
+        on_short=values.get("on_short"),
+        allow_split=bool(values.get("allow_split")),
     )
 
 
@@ -124,6 +126,18 @@ async def mark_packed(request: web.Request) -> web.Response:
     return web.json_response(order_json(order))
 
 
+async def post_pick_result(request: web.Request) -> web.Response:
+    """What the store's shelf really gave for its leg of the order (DESIGN.md section 15)."""
+    store_id = path_id(request.match_info, "store_id")
+    principal = require_store(request, store_id)
+    body = b.PICK_RESULT.parse(await read_json_object(request, max_bytes=ORDER_MAX_BYTES))
+    picked = {line["sku"]: line["picked"] for line in body["lines"]}
+    answer = await request.app[SERVICES].shelf.pick_result(
+        store_id, order_id_of(request), picked, now=request.app[CLOCK].now(), actor=principal.actor
+    )
+    return web.json_response(answer)
+
+
 ITEM = s.obj(["sku", "quantity"], {"sku": s.SKU, "quantity": {"type": "integer"}})
 ORDER_PLACED = s.obj(
     ["order_id", "store_id", "status", "promised_by", "predicted_delivery_at"],
@@ -134,6 +148,8 @@ ORDER_PLACED = s.obj(
         "promised_by": s.TIMESTAMP,
         "predicted_delivery_at": s.TIMESTAMP,
         "promise_extension_minutes": {"type": "integer", "minimum": 1, "maximum": 60},
+        "on_short": {"type": "string", "enum": ["resource", "drop_line", "cancel"]},
+        "legs": s.array(s.obj(["store_id", "items"], {"store_id": s.ID, "items": s.array(ITEM)})),
         "tracking_url": {"type": "string", "pattern": "^/t/[A-Za-z0-9_-]{32}$"},
     },
 )
@@ -174,6 +190,17 @@ CONFLICT = s.obj(
                 {"sku": s.SKU, "requested": {"type": "integer"}, "available": {"type": "integer"}},
             )
         ),
+    },
+)
+PICK_ANSWER = s.obj(
+    ["order_id", "leg", "store_id", "missing", "action"],
+    {
+        "order_id": s.ID,
+        "leg": {"type": "integer"},
+        "store_id": s.ID,
+        "missing": s.array(ITEM),
+        "action": {"type": "string", "enum": ["none", "resourced", "dropped", "cancelled"]},
+        "leg_added": {"type": "object", "nullable": True},
     },
 )
 _ORDER_PATH = "/v1/orders/{order_id}"
@@ -229,6 +256,17 @@ ENDPOINTS = [
                 },
             },
         ),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/stores/{store_id}/orders/{order_id}/pick-result",
+        post_pick_result,
+        "Report what the shelf gave",
+        "stores",
+        roles=("store", "operator"),
+        request=b.PICK_RESULT,
+        responses={200: PICK_ANSWER},
+        errors=("not_found", "invalid_transition", "pick_result_conflict", "invalid_pick"),
     ),
     Endpoint(
         "POST",

@@ -18,6 +18,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_reassignable": 409,
     "courier_unavailable": 409,
     "invalid_transition": 409,
+    "pick_result_conflict": 409,
+    "invalid_pick": 422,
     "conflict": 409,
     "over_capacity": 409,
     "not_retryable": 409,

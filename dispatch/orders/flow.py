@@ -28,9 +28,10 @@ class OrderFlow:
     async def cancel(self, order_id: str, *, now: datetime, actor: Actor, reason: str | None = None) -> Order:
         order, outcome, changed = await self.orders.cancel(order_id, now=now, actor=actor, reason=reason)
         if changed:
-            for sku, qty in order.lines:
-                self.stock_view.adjust(order.store_id, sku, qty)
-            self.load.order_left(order.store_id)
+            for store_id, lines in order.store_lines():
+                for sku, qty in lines:
+                    self.stock_view.adjust(store_id, sku, qty)
+                self.load.order_left(store_id)
         if outcome is not None:
             self.metrics.outcome(order.zone, outcome)
         return order

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -18,16 +18,16 @@ import numpy as np
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.zones import ZoneModeKeeper
-from dispatch.engine.timing import RouteTiming
 from dispatch.errors import OrderIdReused, OutOfStock, OverCapacity, ZoneClosed
 from dispatch.orders.events import Actor
+from dispatch.orders.leg_planner import LegPlanner
+from dispatch.orders.legs import LegPlan
 from dispatch.orders.lifecycle import Step, check_actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
 from dispatch.orders.promise import Promise, decide_promise
 from dispatch.orders.sla import promise_for
 from dispatch.orders.tracking import tracking_url
-from dispatch.round.inputs import from_epoch
 from dispatch.round.outlook import LatestOutlook
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
@@ -53,6 +53,10 @@ class Intake:
     ) -> None:
         self.zones = zones or ZoneModeKeeper()
         self.outlook = outlook or LatestOutlook()
+        self.planner = LegPlanner(
+            keeper=keeper, stock_view=stock_view, load=load, zones=self.zones, outlook=self.outlook,
+            policy=policy, tz=tz,
+        )  # fmt: skip
         self.orders = orders
         self.batcher = batcher  # placements are group-committed (see OrderBatcher)
         self.keeper = keeper
@@ -154,8 +158,15 @@ class Intake:
             # this process's view has not seen. Retry once if anything in range got more.
             if attempt == 1 and not await self._refresh_view(catalog, snap.node, lines, now):
                 break
-        store_id = catalog.stores[nearest].store_id
-        available = await self.orders.availability(store_id, list(lines))
+        if request.allow_split:
+            answer = await self._try_split(request, node=snap.node, placed_at=placed_at, now=now, actor=actor)
+            if answer is not None:
+                return answer
+        await self._refuse_out_of_stock(request, catalog.stores[nearest].store_id)
+
+    async def _refuse_out_of_stock(self, request: OrderRequest, store_id: str) -> NoReturn:
+        """Name the lines the nearest store in range is short of (all of them when none is)."""
+        available = await self.orders.availability(store_id, [sku for sku, _ in request.lines])
         self.stock_view.set_many(store_id, available)
         raise OutOfStock(
             "no store in range can fill every line",
@@ -210,41 +221,24 @@ class Intake:
         actor: Actor,
     ) -> tuple[int, dict] | None:  # fmt: skip
         """Predict, promise and reserve at one store; None when a line was lost to a race."""
-        catalog = self.keeper.current
-        store = catalog.store(candidate.store_id)
-        position = catalog.position(candidate.store_id)
-        if store is None or position is None:
+        leg = self.planner.plan(candidate, request.lines, node, now)
+        if leg is None:
             return None
-        ready_at = now + timedelta(seconds=self.load.pick_ready_in_s(catalog, position))
-        predicted, trip = self._predict(candidate, ready_at, node, now)
-        promise, extension = self._promise(store.zone, placed_at=placed_at, predicted=predicted)
-        response = self._answer(request.order_id, candidate.store_id, promise, predicted, extension)
-        result = await self.batcher.place(
-            Placement(
-                order_id=request.order_id,
-                digest=request.digest,
-                store_id=candidate.store_id,
-                zone=store.zone,
-                lines=request.lines,
-                drop_lat=request.drop_lat,
-                drop_lon=request.drop_lon,
-                drop_node=node,
-                placed_at=placed_at,
-                promised_by=promise.promised_by,
-                predicted_delivery_at=predicted,
-                ready_at=ready_at,
-                response=response,
-                actor=actor,
-                occurred_at=now,
-                promise_extension_minutes=extension,
-            )
-        )
+        predicted, trip = leg.predicted, leg.trip
+        promise, extension = self._promise(leg.zone, placed_at=placed_at, predicted=predicted)
+        response = self._answer(request, candidate.store_id, promise, predicted, extension)
+        placement = self._placement(
+            request, leg, node=node, placed_at=placed_at, promise=promise, response=response, actor=actor,
+            now=now, extension=extension,
+        )  # fmt: skip
+        result = await self.batcher.place(placement)
         if result.kind == "placed":
             if trip is not None and self.outlook.current is not None:
                 self.outlook.current.book(trip[0], trip[1], node)
             if promise.extended_minutes:
-                self.metrics.promise_extended(store.zone)
-            self._reserved(request, candidate.store_id, store.zone)
+                self.metrics.promise_extended(leg.zone)
+            self._reserved(request.lines, candidate.store_id)
+            self.metrics.order_placed(leg.zone)
             return 201, response
         if result.kind == "exists":  # another process placed it meanwhile
             return self._answer_existing(request, result.digest, result.response)
@@ -253,6 +247,68 @@ class Intake:
         fresh = await self.orders.availability(candidate.store_id, [sku for sku, _ in request.lines])
         self.stock_view.set_many(candidate.store_id, fresh)
         return None
+
+    @staticmethod
+    def _placement(
+        request: OrderRequest, leg: LegPlan, *, node: int, placed_at: datetime, promise: Promise,
+        response: dict, actor: Actor, now: datetime, extension: int,
+    ) -> Placement:  # fmt: skip
+        """The order's first leg as the database places it."""
+        return Placement(
+            order_id=request.order_id,
+            digest=request.digest,
+            store_id=leg.store_id,
+            zone=leg.zone,
+            lines=leg.lines,
+            drop_lat=request.drop_lat,
+            drop_lon=request.drop_lon,
+            drop_node=node,
+            placed_at=placed_at,
+            promised_by=promise.promised_by,
+            predicted_delivery_at=leg.predicted,
+            ready_at=leg.ready_at,
+            response=response,
+            actor=actor,
+            occurred_at=now,
+            promise_extension_minutes=extension,
+        )
+
+    async def _try_split(
+        self, request: OrderRequest, *, node: int, placed_at: datetime, now: datetime, actor: Actor
+    ) -> tuple[int, dict] | None:
+        """Two legs from two stores that together fill the order, both at the door by the promise
+        (never extended for a split); None when no such pair is found or the race for a line is lost.
+        The legs are numbered by store id, so concurrent splits lock stock in one order."""
+        legs = self.planner.split(node, request.line_map, now=now)
+        if legs is None:
+            return None
+        first, second = sorted(legs, key=lambda leg: leg.store_id)
+        predicted = max(first.predicted, second.predicted)
+        mode = self.zones.current.by_zone.get(first.zone)
+        planned = mode.promise_extension_minutes if mode else 0
+        promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes, extension_minutes=planned)
+        if predicted > promised_by:
+            return None
+        promise = Promise(promised_by=promised_by, extended_minutes=0, predicted_late=False, refused=False)
+        response = self._answer(request, first.store_id, promise, predicted, planned)
+        response["legs"] = [first.as_json(), second.as_json()]
+        placement = self._placement(
+            request, first, node=node, placed_at=placed_at, promise=promise, response=response, actor=actor,
+            now=now, extension=planned,
+        )  # fmt: skip
+        result = await self.orders.place_split(placement, second)
+        if result.kind == "exists":
+            return self._answer_existing(request, result.digest, result.response)
+        if result.kind != "placed":
+            self.metrics.reservation_failed("race_lost")
+            return None
+        for leg in (first, second):
+            if leg.trip is not None and self.outlook.current is not None:
+                self.outlook.current.book(leg.trip[0], leg.trip[1], node)
+            self._reserved(leg.lines, leg.store_id)
+        self.metrics.order_placed(first.zone)
+        self.metrics.order_split(first.zone)
+        return 201, response
 
     def _promise(self, zone: str, *, placed_at: datetime, predicted: datetime) -> tuple[Promise, int]:
         """The promise under the zone's mode, and its whole extension in minutes; refuses when the
@@ -279,11 +335,12 @@ class Intake:
 
     @staticmethod
     def _answer(
-        order_id: str, store_id: str, promise: Promise, predicted: datetime, extension: int
+        request: OrderRequest, store_id: str, promise: Promise, predicted: datetime, extension: int
     ) -> dict[str, object]:
-        """The 201 body (kept with the order, so a replay gets it again, tracking link included)."""
+        """The 201 body (kept with the order, so a replay gets it again, tracking link included;
+        ``on_short``, when the request chose one, is kept in it too)."""
         response: dict[str, object] = {
-            "order_id": order_id,
+            "order_id": request.order_id,
             "store_id": store_id,
             "status": "reserved",
             "promised_by": promise.promised_by.isoformat(),
@@ -294,27 +351,15 @@ class Intake:
             response["promise_extension_minutes"] = extension
         if promise.predicted_late:
             response["predicted_late"] = True
+        if request.on_short is not None:
+            response["on_short"] = request.on_short
         return response
 
-    def _reserved(self, request: OrderRequest, store_id: str, zone: str) -> None:
-        """What this process believes once an order is placed: less stock, a longer queue."""
-        for sku, qty in request.lines:
+    def _reserved(self, lines: tuple[tuple[str, int], ...], store_id: str) -> None:
+        """What this process believes once a leg is placed: less stock, a longer queue."""
+        for sku, qty in lines:
             self.stock_view.adjust(store_id, sku, -qty)
         self.load.order_reserved(store_id)
-        self.metrics.order_placed(zone)
-
-    def _predict(
-        self, candidate: Candidate, ready_at: datetime, node: int, now: datetime
-    ) -> tuple[datetime, tuple[int, RouteTiming] | None]:
-        """When the order would reach the door: on the round's outlook when there is one (the same
-        model and courier state as the round's), else from store choice's estimate."""
-        outlook = self.outlook.current
-        trip = None
-        if outlook is not None:
-            trip = outlook.predict(candidate.store_id, ready_at=ready_at, dropoff=node, now=now)
-        if trip is None:
-            return now + timedelta(seconds=candidate.predicted_delivery_s), None
-        return from_epoch(trip[1].dropoff_at[0]), trip
 
     @staticmethod
     def _answer_existing(

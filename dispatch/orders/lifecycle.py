@@ -53,6 +53,8 @@ class EventType(StrEnum):
     PROMISE_EXTENDED = "order.promise_extended"
     SHORT_PICKED = "order.short_picked"
     LEG_ADDED = "order.leg_added"
+    LEG_DELIVERED = "order.leg_delivered"  # a leg reached the door; another leg is still on its way
+    LEG_DROPPED = "order.leg_dropped"  # a short pick left a leg with nothing to carry
     ETA_UPDATED = "order.eta_updated"
     # Facts the store and courier report on the way, kept in the same log:
     PACKED = "order.packed"
@@ -80,6 +82,11 @@ class Step(StrEnum):
     MARK_LATE = "mark_late"
     UPDATE_ETA = "update_eta"
     RECORD_SHORTFALL = "record_shortfall"
+    # Legs (DESIGN.md section 15): a step on one leg of an order; the event goes to the order's log.
+    SHORT_PICK = "short_pick"
+    ADD_LEG = "add_leg"
+    DROP_LEG = "drop_leg"
+    DELIVER_LEG = "deliver_leg"
 
 
 S = OrderStatus
@@ -130,7 +137,8 @@ STEPS: dict[Step, Transition] = dict(
             Step.CANCEL,
             frozenset({S.PLACED, S.RESERVED, S.HELD, S.ASSIGNED}),
             S.CANCELLED,
-            {A.ORDER_SYSTEM, A.OPERATOR},
+            # the service too: a short pick on an order whose on_short is "cancel"
+            {A.ORDER_SYSTEM, A.OPERATOR, A.SYSTEM},
             EventType.CANCELLED,
         ),
         _row(
@@ -145,6 +153,14 @@ STEPS: dict[Step, Transition] = dict(
         _row(Step.MARK_LATE, OPEN, None, {A.SYSTEM}, EventType.LATE),
         _row(Step.UPDATE_ETA, OPEN, None, {A.SYSTEM}, EventType.ETA_UPDATED),
         _row(Step.RECORD_SHORTFALL, HOLDS_RESERVATION, None, {A.STORE}, EventType.STOCK_SHORTFALL),
+        # the store's pick result gave less than the leg holds (recorded on that leg)
+        _row(Step.SHORT_PICK, HOLDS_RESERVATION, None, {A.STORE, A.OPERATOR}, EventType.SHORT_PICKED),
+        # re-sourced lines become a new leg (recorded on the new leg, which starts reserved)
+        _row(Step.ADD_LEG, frozenset({S.RESERVED}), None, {A.SYSTEM}, EventType.LEG_ADDED),
+        # a leg a short pick emptied leaves dispatch; the order goes on with its other legs
+        _row(Step.DROP_LEG, HOLDS_RESERVATION, S.CANCELLED, {A.SYSTEM}, EventType.LEG_DROPPED),
+        # a leg delivered while another is still on its way: the order is judged on its last leg
+        _row(Step.DELIVER_LEG, frozenset({S.PICKED_UP}), S.DELIVERED, {A.COURIER}, EventType.LEG_DELIVERED),
     ]
 )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dispatch.clock import iso
 from dispatch.orders.events import Actor, OrderEvent
+from dispatch.orders.legs import Leg, delivered_at, order_status
 from dispatch.orders.lifecycle import OrderStatus
 
 
@@ -22,6 +24,8 @@ class OrderRequest:
     drop_lon: float
     placed_at: datetime | None
     digest: str
+    on_short: str | None = None  # resource | drop_line | cancel; None: the default (resource)
+    allow_split: bool = False
 
     @property
     def line_map(self) -> dict[str, int]:
@@ -59,12 +63,38 @@ class Order:
     held_until: datetime | None = None  # a hold that ends by itself
     pinned_courier_id: str | None = None  # an operator asked for this courier
     promise_extension_minutes: int = 0  # what a zone mode added to the half-hour promise
+    leg_of: str | None = None  # set on a further leg: the order it belongs to
+    leg_no: int = 1
+    legs: tuple[Leg, ...] = ()  # every leg, when read as the whole order
+
+    def with_legs(self, legs: tuple[Leg, ...]) -> Order:
+        """The whole order, read from its first leg's row and all its legs: as far as its slowest
+        leg, delivered when its last one is, carrying every leg's lines."""
+        if len(legs) <= 1:
+            return replace(self, legs=legs)
+        predicted = [leg.predicted_delivery_at for leg in legs if leg.predicted_delivery_at is not None]
+        return replace(
+            self,
+            status=order_status(legs),
+            delivered_at=delivered_at(legs),
+            predicted_delivery_at=max(predicted, default=self.predicted_delivery_at),
+            lines=_summed(line for leg in legs for line in leg.lines),
+            legs=legs,
+        )
+
+    def store_lines(self) -> list[tuple[str, tuple[tuple[str, int], ...]]]:
+        """(store, lines) of every leg; the order's own store and lines when read without its legs."""
+        if not self.legs:
+            return [(self.store_id, self.lines)]
+        return [(leg.store_id, leg.lines) for leg in self.legs if leg.lines]
 
     def as_json(self) -> dict:
-        """The order as ``GET /v1/orders/{id}`` returns it (also the ``order`` of every webhook)."""
+        """The order as ``GET /v1/orders/{id}`` returns it (also the ``order`` of every webhook);
+        read as one leg (the store's queue), it is that leg under its order's id."""
         drop_off = {"lat": self.drop_lat, "lon": self.drop_lon} if self.drop_lat is not None else None
-        return {
-            "order_id": self.order_id,
+        body = {
+            "order_id": self.leg_of or self.order_id,
+            "leg": self.leg_no,
             "status": self.status.value,
             "store_id": self.store_id,
             "zone": self.zone,
@@ -85,7 +115,18 @@ class Order:
             "items": [{"sku": sku, "quantity": qty} for sku, qty in self.lines],
             "drop_off": drop_off,
         }
+        if self.legs:
+            body["legs"] = [leg.as_json() for leg in self.legs]
+        return body
 
+
+
+def _summed(lines: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """Lines by SKU (a re-sourced line is in two legs), sorted."""
+    total: dict[str, int] = {}
+    for sku, qty in lines:
+        total[sku] = total.get(sku, 0) + qty
+    return tuple(sorted(total.items()))
 
 
 @dataclass(frozen=True, slots=True)

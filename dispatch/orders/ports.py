@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dispatch.orders.events import Actor
 from dispatch.orders.model import Order, Placement, PlaceResult
+
+if TYPE_CHECKING:
+    from dispatch.orders.legs import LegPlan
 
 
 class Placements(Protocol):
@@ -33,6 +36,10 @@ class OrderRecords(Protocol):
         """Cancel once; (order, outcome newly set, changed)."""
         ...
 
+    async def place_split(self, placement: Placement, second: LegPlan) -> PlaceResult:
+        """Place the order's first leg and its second, atomically: both hold or neither does."""
+        ...
+
 
 class DropoffEraser(Protocol):
     async def erase_dropoffs(self, *, closed_before: datetime) -> int: ...
@@ -46,5 +53,7 @@ class OrderObserver(Protocol):
     def reservation_failed(self, reason: str) -> None: ...
 
     def promise_extended(self, zone: str) -> None: ...
+
+    def order_split(self, zone: str) -> None: ...
 
     def outcome(self, zone: str, outcome: str) -> None: ...

@@ -11,7 +11,17 @@ import asyncpg
 from dispatch.couriers.model import ActiveRoute, Courier, Delivery, RouteOrder
 from dispatch.errors import InvalidTransition, NotFound
 from dispatch.orders.events import SYSTEM, Actor
-from dispatch.orders.lifecycle import ActorType, OrderStatus, Step, check_step, event_of, sources, target
+from dispatch.orders.lifecycle import (
+    OPEN,
+    ActorType,
+    OrderStatus,
+    Step,
+    check_step,
+    event_of,
+    sources,
+    target,
+    values,
+)
 from dispatch.orders.sla import outcome_when_delivered
 from dispatch.postgres.order_events import append_events
 from dispatch.postgres.route_closing import close_route_if_empty
@@ -204,19 +214,23 @@ class PostgresCourierRepository:
 
     async def arrived_store(self, courier_id: str, order_id: str, *, now: datetime) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            status = await conn.fetchval(
-                "SELECT status FROM orders WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
+            leg = await conn.fetchrow(
+                "SELECT status, coalesce(leg_of, order_id) AS of, leg_no FROM orders"
+                " WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
                 order_id,
                 courier_id,
             )
-            if status is None:
+            if leg is None:
                 raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
+            status = leg["status"]
             if status not in sources(Step.ARRIVE_STORE):
                 raise InvalidTransition(f"order {order_id!r} is {status}; the courier is past the store")
             already = await conn.fetchval(
-                "SELECT 1 FROM order_events WHERE order_id = $1 AND type = $2",
-                order_id,
+                "SELECT 1 FROM order_events WHERE order_id = $1 AND type = $2"
+                " AND coalesce((data->>'leg')::int, 1) = $3",
+                leg["of"],
                 event_of(Step.ARRIVE_STORE).value,
+                leg["leg_no"],
             )
             if not already:
                 await append_events(
@@ -269,37 +283,59 @@ class PostgresCourierRepository:
             return row["zone"], lines, True
 
     async def delivered(self, courier_id: str, order_id: str, *, now: datetime) -> Delivery:
-        """Deliver once; the outcome is set here unless the sweeper already counted it late."""
+        """Deliver a leg once. The order is judged when its last leg arrives (the outcome is set
+        then, unless the sweeper already counted it late); an earlier leg is only recorded."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "SELECT status, zone, placed_at, promised_by, outcome,"
-                " (response->>'predicted_delivery_at')::timestamptz AS predicted_at_intake FROM orders"
+                "SELECT status, coalesce(leg_of, order_id) AS of FROM orders"
                 " WHERE order_id = $1 AND courier_id = $2 FOR UPDATE",
                 order_id,
                 courier_id,
             )
             if row is None:
                 raise NotFound(f"order {order_id!r} is not assigned to courier {courier_id!r}")
+            # the order's own row after the leg's: whether this leg is the last is read under it
+            order = await conn.fetchrow(
+                "SELECT zone, placed_at, promised_by, outcome,"
+                " (response->>'predicted_delivery_at')::timestamptz AS predicted_at_intake FROM orders"
+                " WHERE order_id = $1 FOR UPDATE",
+                row["of"],
+            )
             if row["status"] == target(Step.DELIVER):
-                return Delivery(row["zone"], row["placed_at"], row["predicted_at_intake"], None, False)
+                return Delivery(order["zone"], order["placed_at"], order["predicted_at_intake"], None, False)
             if row["status"] not in sources(Step.DELIVER):
                 raise InvalidTransition(f"order {order_id!r} is {row['status']}; pick it up first")
+            others_open = await conn.fetchval(
+                "SELECT count(*) FROM orders WHERE coalesce(leg_of, order_id) = $1 AND order_id <> $2"
+                " AND status = ANY($3::text[])",
+                row["of"],
+                order_id,
+                values(OPEN),
+            )
+            step = Step.DELIVER_LEG if others_open else Step.DELIVER
             outcome = None
-            if row["outcome"] is None:
-                outcome = outcome_when_delivered(now, row["promised_by"]).value
+            if step is Step.DELIVER and order["outcome"] is None:
+                outcome = outcome_when_delivered(now, order["promised_by"]).value
             await conn.execute(
-                "UPDATE orders SET status = $4, delivered_at = $2, closed_at = $2,"
-                " outcome = coalesce(outcome, $3), outcome_at = coalesce(outcome_at, $2)"
-                " WHERE order_id = $1 AND status = ANY($5::text[])",
+                "UPDATE orders SET status = $3, delivered_at = $2"
+                " WHERE order_id = $1 AND status = ANY($4::text[])",
                 order_id,
                 now,
-                outcome,
-                target(Step.DELIVER),
-                sources(Step.DELIVER),
+                target(step),
+                sources(step),
             )
+            if step is Step.DELIVER:
+                await conn.execute(
+                    "UPDATE orders SET closed_at = $2, outcome = coalesce(outcome, $3),"
+                    " outcome_at = coalesce(outcome_at, $2) WHERE order_id = $1",
+                    row["of"],
+                    now,
+                    outcome,
+                )
             await append_events(
-                conn, Step.DELIVER, [order_id], at=now, actor=Actor(ActorType.COURIER, courier_id),
+                conn, step, [order_id], at=now, actor=Actor(ActorType.COURIER, courier_id),
                 data={"outcome": outcome} if outcome else None,
             )
             await self._close_route_if_empty(conn, courier_id, now, abandoned=False)
-            return Delivery(row["zone"], row["placed_at"], row["predicted_at_intake"], outcome, True)
+            final = step is Step.DELIVER
+            return Delivery(order["zone"], order["placed_at"], order["predicted_at_intake"], outcome, final)

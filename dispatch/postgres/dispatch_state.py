@@ -12,6 +12,7 @@ from dispatch.couriers.model import CourierRow, OpenOrderRow, RouteCommit
 from dispatch.orders.events import SYSTEM
 from dispatch.orders.lifecycle import IN_DISPATCH, OrderStatus, Step, sources, target, values
 from dispatch.postgres.order_events import append_events
+from dispatch.postgres.orders import release_reservations
 
 UNSERVED = "no courier could take the order"
 ETA_MOVE = timedelta(seconds=60)  # a prediction that moves less is not announced
@@ -213,12 +214,17 @@ class PostgresDispatchState:
         return len(moved)
 
     async def sweep_late(self, *, now: datetime) -> list[str]:
-        """Count every open order whose promise has passed as late, once (zones returned)."""
+        """Count every open order whose promise has passed as late, once (zones returned).
+
+        An order is open while any of its legs is: judged on its first leg's row, never per leg.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "UPDATE orders SET outcome = 'late', outcome_at = $1"
-                " WHERE outcome IS NULL AND promised_by < $1"
-                " AND status = ANY($2::text[]) RETURNING order_id, zone, promised_by",
+                "UPDATE orders o SET outcome = 'late', outcome_at = $1"
+                " WHERE o.leg_of IS NULL AND o.outcome IS NULL AND o.promised_by < $1"
+                " AND (o.status = ANY($2::text[]) OR EXISTS (SELECT 1 FROM orders l"
+                "      WHERE l.leg_of = o.order_id AND l.status = ANY($2::text[])))"
+                " RETURNING o.order_id, o.zone, o.promised_by",
                 now,
                 sources(Step.MARK_LATE),
             )
@@ -237,25 +243,22 @@ class PostgresDispatchState:
         """Orders nobody picked up for hours end ``failed`` and give their stock back."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT order_id, zone, outcome, promised_by FROM orders"
-                " WHERE status = $2 AND placed_at < $1 ORDER BY order_id FOR UPDATE SKIP LOCKED",
+                "SELECT order_id, zone, outcome, promised_by, leg_of FROM orders"
+                " WHERE status = $2 AND placed_at < $1 ORDER BY leg_no DESC, order_id FOR UPDATE SKIP LOCKED",
                 placed_before,
                 OrderStatus.RESERVED.value,
             )
             if not rows:
                 return []
             ids = [r["order_id"] for r in rows]
-            await conn.execute(
-                "UPDATE stock s SET reserved = s.reserved - l.quantity"
-                " FROM order_lines l JOIN orders o USING (order_id)"
-                " WHERE l.order_id = ANY($1::text[]) AND s.store_id = o.store_id AND s.sku = l.sku",
-                ids,
-            )
+            await release_reservations(conn, ids)
             await conn.execute(
                 "UPDATE orders SET status = $3, closed_at = $2,"
                 " failure_reason = $5,"
-                " outcome = coalesce(outcome, CASE WHEN $2 <= promised_by THEN 'failed' ELSE 'late' END),"
-                " outcome_at = coalesce(outcome_at, $2) WHERE order_id = ANY($1::text[])"
+                " outcome = CASE WHEN leg_of IS NOT NULL THEN outcome"
+                "  ELSE coalesce(outcome, CASE WHEN $2 <= promised_by THEN 'failed' ELSE 'late' END) END,"
+                " outcome_at = CASE WHEN leg_of IS NOT NULL THEN outcome_at ELSE coalesce(outcome_at, $2) END"
+                " WHERE order_id = ANY($1::text[])"
                 " AND status = ANY($4::text[])",
                 ids,
                 now,
@@ -270,6 +273,7 @@ class PostgresDispatchState:
                 None if r["outcome"] is not None else ("failed" if now <= r["promised_by"] else "late"),
             )
             for r in rows
+            if r["leg_of"] is None  # a leg is not an order: its order is judged once
         ]
 
 

@@ -14,15 +14,23 @@ from dispatch.orders.lifecycle import ActorType, Step, check_actor, event_of
 
 _EVENT_COLUMNS = "event_id, order_id, sequence, type, occurred_at, actor_type, actor_id, reason, data"
 
-# One statement: number each order's next event (the order row's lock keeps numbers gapless,
-# and the caller's own status write already holds it) and insert it.
+# One statement: resolve each id to the log it writes to (a further leg writes to its order's log,
+# with ``leg`` in the data), number each log's next events (the order row's lock keeps numbers
+# gapless) and insert them.
 _APPEND = (
-    "WITH numbered AS ("
-    " UPDATE orders o SET event_seq = o.event_seq + 1"
-    " FROM unnest($1::text[], $2::jsonb[]) AS e(order_id, data)"
-    " WHERE o.order_id = e.order_id RETURNING o.order_id, o.event_seq, e.data)"
+    "WITH e AS ("
+    " SELECT u.ord, coalesce(o.leg_of, o.order_id) AS log_id,"
+    "  CASE WHEN o.leg_of IS NULL THEN coalesce(u.data, '{}'::jsonb)"
+    "   ELSE coalesce(u.data, '{}'::jsonb) || jsonb_build_object('leg', o.leg_no) END AS data"
+    " FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS u(order_id, data, ord)"
+    " JOIN orders o ON o.order_id = u.order_id),"
+    " counts AS (SELECT log_id, count(*)::int AS n FROM e GROUP BY log_id),"
+    " numbered AS ("
+    " UPDATE orders o SET event_seq = o.event_seq + c.n FROM counts c WHERE o.order_id = c.log_id"
+    " RETURNING o.order_id, o.event_seq - c.n AS base)"
     " INSERT INTO order_events (order_id, sequence, type, occurred_at, actor_type, actor_id, reason, data)"
-    " SELECT order_id, event_seq, $3, $4, $5, $6, $7, coalesce(data, '{}'::jsonb) FROM numbered"
+    " SELECT e.log_id, n.base + row_number() OVER (PARTITION BY e.log_id ORDER BY e.ord),"
+    "  $3, $4, $5, $6, $7, e.data FROM e JOIN numbered n ON n.order_id = e.log_id"
 )
 
 
@@ -49,9 +57,10 @@ async def append_events(
     reason: str | None = None,
     data: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
 ) -> None:
-    """Append ``step``'s event to each order (one per order id; ids must be distinct).
+    """Append ``step``'s event to each order or leg (one per id; ids must be distinct).
 
-    Runs inside the caller's transaction, right after the status write it records.
+    Runs inside the caller's transaction, right after the status write it records; a leg's
+    event goes to its order's log (so a leg's row is locked before its order's, everywhere).
     ``data`` is one object for all or one per order.
     """
     check_actor(step, actor.type)

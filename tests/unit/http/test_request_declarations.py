@@ -36,6 +36,7 @@ BODIES_EXPECTED = {
     "POST /v1/orders/{order_id}/reassign",
     "PUT /v1/stores/{store_id}/status",
     "PUT /v1/zones/{zone}/mode",
+    "POST /v1/stores/{store_id}/orders/{order_id}/pick-result",
 }
 Path = tuple[str | int, ...]
 
@@ -153,7 +154,7 @@ def as_json_schema(schema: Any) -> Any:
     return out
 
 
-SAMPLES = {f.NOT_BLANK: "x y", f.ID_PATTERN: "x-1", b.DAYS_PATTERN: "daily", b.HH_MM: "07:00"}
+SAMPLES = {f.NOT_BLANK: "x y", f.ID_PATTERN: "x-1", f.LEG_ID_PATTERN: "x-1/2", b.DAYS_PATTERN: "daily", b.HH_MM: "07:00"}
 
 
 def sample(rule: Any) -> Any:
