@@ -130,11 +130,11 @@ async def post_pick_result(request: web.Request) -> web.Response:
     """What the store's shelf really gave for its leg of the order (DESIGN.md section 15)."""
     store_id = path_id(request.match_info, "store_id")
     principal = require_store(request, store_id)
+    shelf = request.app[SERVICES].shelf
+    leg = await shelf.leg(order_id_of(request), store_id)  # 404 before the body: which leg comes first
     body = b.PICK_RESULT.parse(await read_json_object(request, max_bytes=ORDER_MAX_BYTES))
     picked = {line["sku"]: line["picked"] for line in body["lines"]}
-    answer = await request.app[SERVICES].shelf.pick_result(
-        store_id, order_id_of(request), picked, now=request.app[CLOCK].now(), actor=principal.actor
-    )
+    answer = await shelf.pick_result(leg, picked, now=request.app[CLOCK].now(), actor=principal.actor)
     return web.json_response(answer)
 
 

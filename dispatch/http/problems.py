@@ -19,7 +19,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "courier_unavailable": 409,
     "invalid_transition": 409,
     "pick_result_conflict": 409,
-    "invalid_pick": 422,
+    "invalid_pick": 409,  # well-formed, but not what the leg holds
     "conflict": 409,
     "over_capacity": 409,
     "not_retryable": 409,

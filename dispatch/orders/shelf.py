@@ -61,10 +61,14 @@ class ShelfTruth:
         self.load = load
         self.metrics = metrics
 
+    async def leg(self, order_id: str, store_id: str) -> ShelfLeg:
+        """The store's leg of the order (NotFound when the store has none)."""
+        return await self.picks.leg_at_store(order_id, store_id)
+
     async def pick_result(
-        self, store_id: str, order_id: str, picked: Mapping[str, int], *, now: datetime, actor: Actor
+        self, leg: ShelfLeg, picked: Mapping[str, int], *, now: datetime, actor: Actor
     ) -> dict:
-        leg = await self.picks.leg_at_store(order_id, store_id)
+        """Record what the shelf gave for ``leg``; the answer says what became of any missing units."""
         missing = check_pick(leg.lines, picked) if leg.pick_result is None else {}
         plan = None
         if missing and leg.on_short is OnShort.RESOURCE and leg.status in HOLDS_RESERVATION:

@@ -130,14 +130,13 @@ class PostgresPickResults:
             list(skus),
             list(quantities),
         )
-        await conn.execute(
+        for statement in (  # a line with nothing picked goes; a line picked in part shrinks
+            "DELETE FROM order_lines l USING unnest($2::text[], $3::integer[]) AS m(sku, q)"
+            " WHERE l.order_id = $1 AND l.sku = m.sku AND l.quantity <= m.q",
             "UPDATE order_lines l SET quantity = l.quantity - m.q"
             " FROM unnest($2::text[], $3::integer[]) AS m(sku, q) WHERE l.order_id = $1 AND l.sku = m.sku",
-            leg.leg_id,
-            list(skus),
-            list(quantities),
-        )
-        await conn.execute("DELETE FROM order_lines WHERE order_id = $1 AND quantity = 0", leg.leg_id)
+        ):
+            await conn.execute(statement, leg.leg_id, list(skus), list(quantities))
         await append_events(
             conn, Step.SHORT_PICK, [leg.leg_id], at=now, actor=actor,
             data={"missing": [{"sku": s, "quantity": q} for s, q in sorted(missing.items())],

@@ -7,7 +7,7 @@ exactly. Nothing here talks to the service: the demo runner turns these plans in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -39,6 +39,10 @@ class DemoConfig:
     reject_share: float = 0.01
     courier_speed_mps: float = 18 / 3.6
     max_drain_min: int = 180
+    # shelf noise (DESIGN.md section 15): a shop's count is wrong for this share of lines at pick time,
+    # and this share of orders lets the service split them across two shops
+    short_line_share: float = 0.03
+    split_share: float = 0.05
 
     def __post_init__(self) -> None:
         if self.stores < 1 or self.couriers < 1 or self.minutes < 1:
@@ -76,6 +80,7 @@ class OrderPlan:
     lat: float
     lon: float
     cancel_after_s: float | None
+    allow_split: bool = False
 
 
 @dataclass
@@ -135,7 +140,15 @@ def build_city(network: RoadNetwork, config: DemoConfig) -> City:
     nearby = [np.flatnonzero((row >= 60) & np.isfinite(row)) for row in reach]
     couriers = _plan_couriers(config, rng, shops=shops, nearby=nearby)
     orders = _plan_orders(network, config, rng, _Customers(shops, nearby, skus, popularity))
-    return City(config, shops, couriers, orders, skus, popularity, zones)
+    return City(config, shops, couriers, _split_eligible(orders, config), skus, popularity, zones)
+
+
+def _split_eligible(orders: list[OrderPlan], config: DemoConfig) -> list[OrderPlan]:
+    """Mark ``split_share`` of the orders ``allow_split`` (a stream of its own: the rest of the day
+    stays what it was without shelf noise)."""
+    rng = np.random.default_rng(config.seed + 3)
+    marks = rng.random(len(orders)) < config.split_share
+    return [replace(o, allow_split=True) if mark else o for o, mark in zip(orders, marks, strict=True)]
 
 
 def _plan_shops(network: RoadNetwork, config: DemoConfig, rng: np.random.Generator, *,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dispatch.orders.legs import order_of
 from dispatch.sim.api_client import ApiClient, Json
 from dispatch.sim.city import CourierPlan, DemoConfig
 from dispatch.sim.events import Action, EventQueue
@@ -217,7 +218,8 @@ class Couriers:
         order_ids = stop["order_ids"]
         if stop["kind"] == "pickup":
             self.events.schedule(t, self._event(courier, order_ids[0], "arrived_store"))
-            ready = max((self.records[o].packed_s or t) for o in order_ids if o in self.records)
+            records = [(o, self.records.get(order_of(o))) for o in order_ids]
+            ready = max((r.leg_packed_s.get(o) or t for o, r in records if r is not None), default=t)
             t = max(t + HANDLING_S, ready)
             for order_id in order_ids:
                 self.events.schedule(t, self._event(courier, order_id, "picked_up"))
@@ -229,7 +231,7 @@ class Couriers:
 
     def _event(self, courier: CourierSim, order_id: str, kind: str) -> Action:
         async def event() -> None:
-            record = self.records.get(order_id)
+            record = self.records.get(order_of(order_id))
             if record is None or record.cancelled:
                 return
             status, _ = await self.api.call(
@@ -243,7 +245,7 @@ class Couriers:
             if kind == "picked_up":
                 record.picked = True
             elif kind == "delivered":
-                record.delivered_s = self.events.now_s
+                record.leg_delivered(order_id, self.events.now_s)
                 record.courier_id = courier.plan.courier_id
                 courier.delivered += 1
 

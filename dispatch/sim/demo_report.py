@@ -53,6 +53,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
     accounted = outcomes["on_time"] + outcomes["late"] + outcomes["cancelled"] + outcomes["failed"]
     return {
         **promise_figures(delivered),
+        **shelf_figures(placed),
         "orders_requested": len(records),
         "orders_placed": len(placed),
         "refused_out_of_stock": sum(1 for r in records if r.status == 409 and r.refusal != "over_capacity"),
@@ -112,6 +113,22 @@ def promise_figures(delivered: list[OrderRecord]) -> dict:
     }
 
 
+def shelf_figures(placed: list[OrderRecord]) -> dict:
+    """Shelf truth over the day: splits at intake, short picks and what became of them, and how
+    the orders with a re-sourced leg kept their promise."""
+    resourced = [r for r in placed if r.legs_added]
+    judged = [(r.delivered_s, r.promised_s) for r in resourced if r.delivered_s is not None and r.promised_s]
+    kept = sum(1 for delivered, promised in judged if delivered <= promised)
+    return {
+        "orders_split": sum(1 for r in placed if r.split),
+        "short_picks": sum(r.short_picks for r in placed),
+        "legs_added": sum(r.legs_added for r in placed),
+        "lines_dropped": sum(r.lines_dropped for r in placed),
+        "resourced_orders_delivered": len(judged),
+        "resourced_on_time_vs_promise": round(kept / len(judged), 4) if judged else None,
+    }
+
+
 def format_report(figures: dict) -> str:
     lines = [
         "FlashDispatch demo — SLA report",
@@ -133,6 +150,11 @@ def format_report(figures: dict) -> str:
         _promise_error_line(figures),
         f"courier utilization     {_pct(figures['courier_utilization']):>8}",
         f"orders / courier-hour   {figures['orders_per_courier_hour']:>8}",
+        f"orders split (2 shops)  {figures['orders_split']:>8}",
+        f"short picks             {figures['short_picks']:>8}   legs added {figures['legs_added']},"
+        f" lines dropped {figures['lines_dropped']}",
+        f"  re-sourced, promise kept {_pct(figures['resourced_on_time_vs_promise']):>5}"
+        f"   ({figures['resourced_orders_delivered']} delivered)",
         f"tasks rejected          {figures['rejected_tasks']:>8}",
         f"courier repositions     {figures['courier_repositions']:>8}",
         f"stock syncs             {figures['stock_syncs']:>8}",

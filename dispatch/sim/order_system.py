@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from dispatch.orders.legs import leg_id
 from dispatch.sim.api_client import ApiClient, Headers
 from dispatch.sim.city import OrderPlan
 from dispatch.sim.events import Action, EventQueue
@@ -25,6 +26,26 @@ class OrderRecord:
     promised_s: float | None = None  # the promise the order was given (sim seconds)
     refusal: str | None = None  # the error code of a refused order (out_of_stock, over_capacity, ...)
     extension_min: int = 0  # minutes a zone mode added to the promise
+    # legs (DESIGN.md section 15): leg id → store and lines; the order is delivered with its last leg
+    legs: dict[str, str] = field(default_factory=dict)
+    leg_lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    open_legs: set[str] = field(default_factory=set)
+    leg_packed_s: dict[str, float] = field(default_factory=dict)
+    split: bool = False  # placed as two legs
+    short_picks: int = 0
+    legs_added: int = 0  # re-sourced after a short pick
+    lines_dropped: int = 0
+
+    def add_leg(self, unit: str, store_id: str, lines: dict[str, int]) -> None:
+        self.legs[unit] = store_id
+        self.leg_lines[unit] = dict(lines)
+        self.open_legs.add(unit)
+
+    def leg_delivered(self, unit: str, now_s: float) -> None:
+        """A leg reached the door; the order did when its last open leg does."""
+        self.open_legs.discard(unit)
+        if not self.open_legs:
+            self.delivered_s = now_s
 
     @property
     def click_to_door_s(self) -> float | None:
@@ -48,7 +69,7 @@ class OrderSystem:
         plans: list[OrderPlan],
         api: ApiClient,
         events: EventQueue,
-        start_packing: Callable[[OrderRecord], None],
+        start_packing: Callable[[OrderRecord, str], None],
     ) -> None:
         self.api = api
         self.events = events
@@ -76,11 +97,13 @@ class OrderSystem:
     def _place(self, record: OrderRecord) -> Action:
         async def place() -> None:
             plan = record.plan
-            body = {
+            body: dict[str, object] = {
                 "order_id": plan.order_id,
                 "items": [{"sku": s, "quantity": q} for s, q in plan.lines],
                 "drop_off": {"lat": plan.lat, "lon": plan.lon},
             }
+            if plan.allow_split:
+                body["allow_split"] = True
             status, payload = await self.api.call("POST", "/v1/orders", self.headers, body)
             record.status = status
             if status != 201:
@@ -92,7 +115,14 @@ class OrderSystem:
             record.predicted_s = self.events.sim_s(payload["predicted_delivery_at"])
             record.promised_s = self.events.sim_s(payload["promised_by"])
             record.extension_min = int(payload.get("promise_extension_minutes", 0))
-            self.start_packing(record)
+            legs = payload.get("legs") or [
+                {"store_id": payload["store_id"], "items": [{"sku": s, "quantity": q} for s, q in plan.lines]}
+            ]
+            record.split = len(legs) > 1
+            for n, leg in enumerate(legs, start=1):
+                unit = leg_id(plan.order_id, n)
+                record.add_leg(unit, leg["store_id"], {i["sku"]: i["quantity"] for i in leg["items"]})
+                self.start_packing(record, unit)
             if plan.cancel_after_s is not None:
                 self.events.schedule(now_s + plan.cancel_after_s, self._cancel(record))
 

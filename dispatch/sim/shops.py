@@ -8,6 +8,7 @@ from dispatch.sim.api_client import ApiClient, Headers, Json
 from dispatch.sim.city import DemoConfig, ShopPlan
 from dispatch.sim.events import Action, EventQueue
 from dispatch.sim.order_system import OrderRecord
+from dispatch.sim.shelf_noise import ShelfNoise
 
 SAMPLED_SKUS = 15  # SKUs a POS sync looks at
 RESTOCK_BELOW = 12  # a popular SKU with less on hand than this is restocked
@@ -32,6 +33,7 @@ class Shops:
         self.versions: dict[str, int] = {}
         self.packers: dict[str, list[float]] = {s.store_id: [0.0] * PACKERS_PER_SHOP for s in shops}
         self.stock_syncs = 0
+        self.noise = ShelfNoise(share=config.short_line_share, seed=config.seed + 2)
 
     async def register(self, shop: ShopPlan) -> None:
         """Register the shop, get its token and send its first stock snapshot (version 1)."""
@@ -64,28 +66,59 @@ class Shops:
             first = self.config.restock_every_s * (1 + k / len(self.plans))
             self.events.schedule(first, self._sync(shop.store_id))
 
-    def start_packing(self, record: OrderRecord) -> None:
-        """The shop's first free packer packs the placed order; the service hears when it is done."""
-        assert record.store_id is not None
+    def start_packing(self, record: OrderRecord, unit: str) -> None:
+        """The leg's shop's first free packer packs it; the service hears when it is done."""
+        store_id = record.legs[unit]
         now_s = self.events.now_s
-        packers = self.packers[record.store_id]
+        packers = self.packers[store_id]
         k = int(np.argmin(packers))
-        packed = max(now_s, packers[k]) + self.shops[record.store_id].pick_minutes * 60.0
+        packed = max(now_s, packers[k]) + self.shops[store_id].pick_minutes * 60.0
         packers[k] = packed
-        record.packed_s = packed
-        self.events.schedule(packed, self._packed(record))
+        record.leg_packed_s[unit] = packed
+        record.packed_s = max(record.leg_packed_s.values())
+        self.events.schedule(packed, self._packed(record, unit))
 
-    def _packed(self, record: OrderRecord) -> Action:
+    def _packed(self, record: OrderRecord, unit: str) -> Action:
         async def packed() -> None:
-            if record.cancelled or record.store_id is None:
+            if record.cancelled:
                 return
-            await self.api.call(
-                "POST",
-                f"/v1/stores/{record.store_id}/orders/{record.plan.order_id}/packed",
-                self.headers[record.store_id],
-            )
+            store_id = record.legs[unit]
+            path = f"/v1/stores/{store_id}/orders/{record.plan.order_id}"
+            picked = self.noise.pick(record.leg_lines[unit])
+            if picked is None:
+                await self.api.call("POST", path + "/packed", self.headers[store_id])
+                return
+            body = {"lines": [{"sku": sku, "picked": n} for sku, n in picked.items()]}
+            status, answer = await self.api.call("POST", path + "/pick-result", self.headers[store_id], body)
+            if status == 200:
+                self._short_picked(record, unit, answer)
 
         return packed
+
+    def _short_picked(self, record: OrderRecord, unit: str, answer: Json) -> None:
+        """What the service did with a short pick: a new leg to pack elsewhere, a line dropped, or
+        the order cancelled."""
+        record.short_picks += 1
+        lines = record.leg_lines[unit]
+        for line in answer["missing"]:
+            lines[line["sku"]] -= line["quantity"]
+            if lines[line["sku"]] <= 0:
+                del lines[line["sku"]]
+        if answer["action"] == "cancelled":
+            record.cancelled = True
+            return
+        if not lines:  # the service dropped the emptied leg
+            record.open_legs.discard(unit)
+        added = answer.get("leg_added")
+        if answer["action"] == "resourced" and added:
+            record.legs_added += 1
+            items = {i["sku"]: i["quantity"] for i in added["items"]}
+            record.add_leg(added["leg_id"], added["store_id"], items)
+            self.start_packing(record, added["leg_id"])
+        else:
+            record.lines_dropped += len(answer["missing"])
+        if not record.open_legs:
+            record.cancelled = True  # nothing left to deliver: the service cancelled it
 
     def _sync(self, store_id: str) -> Action:
         """The shop's POS: walk-in sales and restocks, sent as deltas (never our own sales)."""

@@ -28,6 +28,7 @@ STOCKED_SKUS = [b.SKU.example, *(f"sku-{i}" for i in range(199))]
 UNSTATABLE = (
     b.ORDER_POST.member("items").rule.unique_message,
     b.STOCK_SNAPSHOT.member("items").rule.unique_message,
+    b.PICK_RESULT.member("lines").rule.unique_message,
     "service's clock",  # placed_at's window
     "must be in the future",  # ends_at when going on shift
     "must be after now",  # an operator's until: after the service's clock, within max_until_s

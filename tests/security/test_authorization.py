@@ -32,6 +32,7 @@ def bodies(network, node) -> dict[tuple[str, str], dict | None]:
         ("PUT", "/v1/stores/{store_id}/status"): {"status": "paused", "reason": "forbidden pause"},
         ("PUT", "/v1/zones/{zone}/mode"): {"closed": True, "reason": "forbidden closure"},
         ("POST", "/v1/webhooks"): {"url": "https://example.com/hooks"},
+        ("POST", "/v1/stores/{store_id}/orders/{order_id}/pick-result"): {"lines": [{"sku": "milk", "picked": 0}]},
     }
 
 
