@@ -212,7 +212,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     shelf = ShelfTruth(
         picks=PostgresPickResults(pool), planner=intake.planner, stock_view=catalog.stock_view, load=load,
-        metrics=metrics,
+        metrics=metrics, wake_dispatch=dispatcher.wake if dispatcher is not None else None,
     )  # fmt: skip
     app[SERVICES] = Services(
         settings=settings, policy=policy, clock=clock, metrics=metrics, pool=pool, tokens=tokens,

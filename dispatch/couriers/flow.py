@@ -8,6 +8,7 @@ from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.couriers.model import Courier
 from dispatch.couriers.ports import CourierObserver, CourierRecords
+from dispatch.orders.legs import leg_no, order_of
 from dispatch.orders.lifecycle import CLOSED, OrderStatus
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
@@ -144,7 +145,8 @@ class CourierFlow:
             stops.append(
                 {
                     "kind": "dropoff",
-                    "order_ids": [drop["order_id"]],
+                    "order_ids": [drop["order_id"]],  # a leg's id: "<order_id>/<n>" past the first
+                    "leg": {"order_id": order_of(drop["order_id"]), "leg": leg_no(drop["order_id"])},
                     "location": {
                         "lat": row.drop_lat if row.drop_lat is not None else lat,
                         "lon": row.drop_lon if row.drop_lon is not None else lon,

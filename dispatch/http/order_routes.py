@@ -175,6 +175,14 @@ ORDER = s.obj(
         "events": s.array(s.EVENT),
         "items": s.array(ITEM),
         "drop_off": {**s.LAT_LON, "nullable": True},
+        "leg": {"type": "integer", "minimum": 1},
+        "legs": s.array(
+            s.obj(
+                ["leg", "store_id", "status", "items"],
+                {"leg": {"type": "integer", "minimum": 1}, "store_id": s.ID, "status": {"type": "string"},
+                 "items": s.array(ITEM)},
+            )
+        ),
     },
 )
 # 409: out_of_stock (with the short lines) or order_id_reused (without)

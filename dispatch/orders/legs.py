@@ -41,6 +41,12 @@ def order_of(unit_id: str) -> str:
     return unit_id.split("/", 1)[0]
 
 
+def leg_no(unit_id: str) -> int:
+    """The number of the leg a leg id names (1: the order's own id)."""
+    _, _, n = unit_id.partition("/")
+    return int(n) if n else 1
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One leg as ``GET /v1/orders/{id}`` shows it."""

@@ -7,7 +7,7 @@ lost meanwhile, drops the line. A repeated pick result is answered from the firs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -54,7 +54,9 @@ class ShelfTruth:
         stock_view: StockView,
         load: StoreLoad,
         metrics: ShelfObserver,
+        wake_dispatch: Callable[[], None] | None = None,
     ) -> None:
+        self.wake_dispatch = wake_dispatch  # a new leg is dispatched at once, not at the next interval
         self.picks = picks
         self.planner = planner
         self.stock_view = stock_view
@@ -94,4 +96,6 @@ class ShelfTruth:
             for sku, qty in plan.lines:
                 self.stock_view.adjust(plan.store_id, sku, -qty)
             self.load.order_reserved(plan.store_id)
+            if self.wake_dispatch is not None:
+                self.wake_dispatch()
         self.metrics.pick_shortfall(leg.zone, answer["action"], sum(line["quantity"] for line in missing))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -120,6 +121,11 @@ class DispatchLoop:
         self.engine_policy = engine_policy or EnginePolicy(round_interval_s=policy.dispatch_interval_s)
         self._lock = asyncio.Lock()
         self._gauged: set[str] = set()  # zones whose gauges this process reports
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Run the next round now rather than at the end of the interval (a leg was just added)."""
+        self._woken.set()
 
     async def run_forever(self) -> None:
         while True:
@@ -131,7 +137,9 @@ class DispatchLoop:
                 log.warning("dispatch round skipped, database unavailable: %s: %s", type(exc).__name__, exc)
             except Exception:  # a failed round is logged and the next one tries again
                 log.exception("dispatch round failed")
-            await asyncio.sleep(self.policy.dispatch_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), timeout=self.policy.dispatch_interval_s)
+            self._woken.clear()
 
     async def tick(self) -> RoundReport:
         """One round for every zone this process holds the lease of."""

@@ -163,10 +163,13 @@ async def test_cancel_releases_every_leg_and_refuses_after_a_pickup(client, db, 
 
 
 async def deliver_all(client, clock, tokens, order_ids):
-    """Tick until assigned, then let each courier pick up and deliver what its tasks say, 2 min a stop."""
+    """Tick until assigned, then let each courier pick up and deliver what its tasks say, 2 min a stop;
+    returns the legs the couriers' drop-off stops named."""
     await tick_until_assigned(client, clock, order_ids)
+    legs = []
     for courier_id, token in tokens.items():
         tasks = await (await client.get(f"/v1/couriers/{courier_id}/tasks", headers=token)).json()
+        legs += [(s["leg"]["order_id"], s["leg"]["leg"]) for s in tasks["stops"] if s["kind"] == "dropoff"]
         for stop in tasks["stops"]:
             for unit in stop["order_ids"]:
                 kind = "picked_up" if stop["kind"] == "pickup" else "delivered"
@@ -174,6 +177,7 @@ async def deliver_all(client, clock, tokens, order_ids):
                                              json={"order_id": unit, "type": kind}, headers=token)
                 assert response.status == 200, await response.text()
             clock.advance(120)
+    return sorted(legs)
 
 
 async def test_a_split_order_is_delivered_and_judged_on_its_last_leg(
@@ -185,7 +189,7 @@ async def test_a_split_order_is_delivered_and_judged_on_its_last_leg(
               for c, node in (("c1", layout["near"]), ("c2", layout["far"]))}
     body = {**order("o1", road_network, layout["drop"], tea=1, rice=1), "allow_split": True}
     assert (await client.post("/v1/orders", json=body, headers=system)).status == 201
-    await deliver_all(client, clock, tokens, ["o1"])
+    assert await deliver_all(client, clock, tokens, ["o1"]) == [("o1", 1), ("o1", 2)]
     got = await (await client.get("/v1/orders/o1", headers=system)).json()
     assert got["status"] == "delivered" and got["outcome"] == "on_time"
     assert [leg["status"] for leg in got["legs"]] == ["delivered", "delivered"]
@@ -212,3 +216,22 @@ async def test_the_late_sweeper_counts_a_two_leg_order_once(client, db, road_net
     assert await db.fetch("SELECT order_id, outcome FROM orders WHERE outcome IS NOT NULL") == [("o1", "late")]
     got = await (await client.get("/v1/orders/o1", headers=system)).json()
     assert got["status"] == "reserved" and [e["type"] for e in got["events"]].count("order.late") == 1
+
+
+async def test_a_re_sourced_order_is_judged_on_its_last_leg(client, db, road_network, layout, system, clock):  # noqa: F811
+    await add_store(client, road_network, "s1", layout["near"], {"milk": 5, "eggs": 4})
+    await add_store(client, road_network, "s2", layout["far"], {"milk": 5})
+    tokens = {c: await add_courier(client, road_network, c, node)
+              for c, node in (("c1", layout["near"]), ("c2", layout["far"]))}
+    await client.post("/v1/orders", json=order("o1", road_network, layout["drop"], milk=2, eggs=1), headers=system)
+    store = await make_token(client, "store", store_id="s1")
+    assert (await (await pick(client, "s1", "o1", store, milk=1)).json())["action"] == "resourced"
+    assert await deliver_all(client, clock, tokens, ["o1"]) == [("o1", 1), ("o1", 2)]
+    got = await (await client.get("/v1/orders/o1", headers=system)).json()
+    assert got["status"] == "delivered" and got["outcome"] == "on_time"
+    last = max(leg["delivered_at"] for leg in got["legs"])
+    assert got["delivered_at"] == last and got["events"][-1]["type"] == "order.delivered"
+    assert got["events"][-1]["occurred_at"] == last
+    assert await db.fetch("SELECT order_id, outcome FROM orders WHERE outcome IS NOT NULL") == [("o1", "on_time")]
+    # both legs sold: s1 gave 1 milk and 1 egg, s2 the other milk
+    assert await stock_of(db) == {("s1", "eggs"): (3, 0), ("s1", "milk"): (0, 0), ("s2", "milk"): (4, 0)}

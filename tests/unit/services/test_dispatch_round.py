@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -86,3 +87,26 @@ async def test_round_gives_nothing_to_a_courier_already_on_a_route(district, sit
     report = await loop.tick()
     assert report.committed == [] and state.committed == []
     assert dict(observer.named("zone_state")[0][1:])["couriers"] == {"off": 0, "idle": 0, "busy": 1}
+
+
+async def test_a_woken_loop_runs_its_next_round_at_once(district, sites, keeper, load):
+    """An hour's interval, yet a wake (a short pick just added a leg) starts the next round."""
+    state = InMemoryRoundState(orders=[], courier_rows=[])
+    loop, observer, _ = loop_over(state, keeper, load)
+    loop.policy = replace(POLICY, dispatch_interval_s=3600.0)
+    task = asyncio.create_task(loop.run_forever())
+    try:
+        for _ in range(200):
+            if observer.named("round_finished"):
+                break
+            await asyncio.sleep(0.01)
+        assert len(observer.named("round_finished")) == 1
+        loop.wake()
+        await asyncio.wait_for(_rounds_reach(observer, 2), timeout=30)
+    finally:
+        task.cancel()
+
+
+async def _rounds_reach(observer, n: int) -> None:
+    while len(observer.named("round_finished")) < n:
+        await asyncio.sleep(0.01)
