@@ -110,9 +110,11 @@ async def test_logs_are_json_with_request_and_order_ids_and_no_secrets(limited, 
 
 async def test_dropoff_coordinates_are_erased_after_retention(client, db, road_network, layout, clock):  # noqa: F811
     await add_store(client, road_network, "s1", layout["near"], {"milk": 10})
+    await add_store(client, road_network, "s2", layout["far"], {"tea": 10})
     system = await make_token(client, "order_system")
-    for order_id in ("old", "open"):
-        body = order(order_id, road_network, layout["drop"], milk=1)
+    # "old" is split across both stores: its second leg keeps a copy of the address too
+    for order_id, items in (("old", {"milk": 1, "tea": 1}), ("open", {"milk": 1})):
+        body = {**order(order_id, road_network, layout["drop"], **items), "allow_split": True}
         assert (await client.post("/v1/orders", json=body, headers=system)).status == 201
     assert (await client.post("/v1/orders/old/cancel", headers=system)).status == 200
     loop = client.app[SERVICES].dispatcher
@@ -125,6 +127,7 @@ async def test_dropoff_coordinates_are_erased_after_retention(client, db, road_n
     assert (await loop.tick()).erased_dropoffs == 1
     rows = {r["order_id"]: r for r in await db.fetch("SELECT order_id, drop_lat, drop_lon, drop_node FROM orders")}
     assert rows["old"]["drop_lat"] is None and rows["old"]["drop_lon"] is None
+    assert rows["old/2"]["drop_lat"] is None and rows["old/2"]["drop_lon"] is None
     assert rows["old"]["drop_node"] is not None
     assert rows["open"]["drop_lat"] is not None  # an open order keeps its address
     got = await (await client.get("/v1/orders/old", headers=system)).json()
