@@ -145,12 +145,10 @@ class CourierFlow:
             stops.append(
                 {
                     "kind": "dropoff",
-                    "order_ids": [drop["order_id"]],  # a leg's id: "<order_id>/<n>" past the first
+                    "order_ids": [drop["order_id"]],  # a leg past the first: "<order_id>/<n>"
                     "leg": {"order_id": order_of(drop["order_id"]), "leg": leg_no(drop["order_id"])},
-                    "location": {
-                        "lat": row.drop_lat if row.drop_lat is not None else lat,
-                        "lon": row.drop_lon if row.drop_lon is not None else lon,
-                    },
+                    "location": {"lat": row.drop_lat if row.drop_lat is not None else lat,
+                                 "lon": row.drop_lon if row.drop_lon is not None else lon},
                     "planned_at": _iso_epoch(drop["dropoff_at"]),
                     "promised_by": row.promised_by.isoformat(),
                     "route": route_geometry(network, here, drop["node"]) if here is not None else None,

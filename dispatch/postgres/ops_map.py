@@ -19,8 +19,8 @@ _COURIERS = (
     " FROM couriers ORDER BY courier_id"
 )
 _ORDERS = (
-    "SELECT o.order_id, o.status, o.zone, o.store_id, o.courier_id, o.route_id, o.drop_lat, o.drop_lon,"
-    " o.promised_by, o.predicted_delivery_at,"
+    "SELECT o.order_id, o.leg_no, o.status, o.zone, o.store_id, o.courier_id, o.route_id,"
+    " o.drop_lat, o.drop_lon, o.promised_by, o.predicted_delivery_at,"
     " (o.predicted_delivery_at > o.promised_by OR o.promised_by < $1) AS at_risk,"
     " s.lat AS store_lat, s.lon AS store_lon"
     " FROM orders o JOIN stores s USING (store_id)"
@@ -106,7 +106,8 @@ def _order(row: asyncpg.Record) -> dict[str, Any]:
         {"lat": row["drop_lat"], "lon": row["drop_lon"]} if row["drop_lat"] is not None else None
     )
     return {
-        "order_id": row["order_id"],
+        "order_id": row["order_id"],  # a leg past the first is "<order_id>/<n>"
+        "leg": row["leg_no"],
         "status": row["status"],
         "zone": row["zone"],
         "store_id": row["store_id"],

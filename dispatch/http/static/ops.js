@@ -134,9 +134,10 @@
       const hold = o.status === "held" ? "release" : "hold";
       return '<li class="' + (o.at_risk ? "at-risk" : "") + '" data-row-order="' + id + '" data-status="' + esc(o.status) + '">'
         + id + " · " + esc(o.status) + (o.at_risk ? " · <b>at risk</b>" : "")
-        + '<button data-action="' + hold + '" data-order="' + id + '">' + hold + "</button>"
-        + '<select data-courier-for="' + id + '"><option value="">pool</option>' + options + "</select>"
-        + '<button data-action="reassign" data-order="' + id + '">reassign</button></li>';
+        + (o.leg > 1 ? " · a further leg</li>" :  // operators act on the order (its first leg)
+          '<button data-action="' + hold + '" data-order="' + id + '">' + hold + "</button>"
+          + '<select data-courier-for="' + id + '"><option value="">pool</option>' + options + "</select>"
+          + '<button data-action="reassign" data-order="' + id + '">reassign</button></li>');
     }).join("");
     $("order-count").textContent = String(orders.length);
   }
