@@ -26,6 +26,8 @@ from dispatch.metrics import Metrics
 from dispatch.orders.actions import OrderActions
 from dispatch.orders.flow import OrderFlow
 from dispatch.orders.intake import Intake
+from dispatch.orders.leg_planner import LegPlanner
+from dispatch.orders.promise import PromiseErrors
 from dispatch.orders.retention import DropoffRetention
 from dispatch.orders.shelf import ShelfTruth
 from dispatch.postgres.couriers import PostgresCourierRepository
@@ -182,6 +184,28 @@ def _shortfall_recorder(
     return record_shortfall
 
 
+def _intake_and_shelf(
+    app: web.Application, catalog: _Catalog, *, orders: PostgresOrderRepository, load: StoreLoad,
+    batcher: OrderBatcher, zones: ZoneModeKeeper, outlook: LatestOutlook, errors: PromiseErrors,
+    dispatcher: DispatchLoop | None,
+) -> tuple[Intake, ShelfTruth]:  # fmt: skip
+    """Intake and the shelf's pick results, planning legs with one planner (one prediction)."""
+    settings, pool, metrics = app[SETTINGS], app[POOL], app[METRICS]
+    planner = LegPlanner(
+        keeper=catalog.keeper, stock_view=catalog.stock_view, load=load, zones=zones, outlook=outlook,
+        policy=settings.policy, tz=settings.tz,
+    )  # fmt: skip
+    intake = Intake(
+        orders=orders, keeper=catalog.keeper, stock_view=catalog.stock_view, load=load, metrics=metrics,
+        policy=settings.policy, batcher=batcher, planner=planner, errors=errors,
+    )  # fmt: skip
+    shelf = ShelfTruth(
+        picks=PostgresPickResults(pool), planner=planner, stock_view=catalog.stock_view, load=load,
+        metrics=metrics, wake_dispatch=dispatcher.wake if dispatcher is not None else None,
+    )  # fmt: skip
+    return intake, shelf
+
+
 async def services(app: web.Application) -> AsyncIterator[None]:
     """Build every service of the app on the pool and the road network, wired to each other."""
     settings, pool, clock, metrics = app[SETTINGS], app[POOL], app[CLOCK], app[METRICS]
@@ -198,6 +222,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     order_actions = PostgresOrderActions(pool)
     zone_keeper = ZoneModeKeeper()
     outlook = LatestOutlook()  # the round publishes, intake predicts on it
+    errors = PromiseErrors()  # deliveries record how far off intake was; promises keep that margin
     zones = ZoneModeService(records=PostgresZoneModes(pool), keeper=zone_keeper, metrics=metrics)
     await zones.reload()
     webhook_store = PostgresWebhookStore(pool)
@@ -206,13 +231,9 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     dispatcher = _dispatcher(
         app, catalog, load=load, lease=lease, holds=order_actions, zones=zones, outlook=outlook
     )
-    intake = Intake(
-        orders=orders, keeper=catalog.keeper, stock_view=catalog.stock_view, load=load, metrics=metrics,
-        policy=policy, tz=settings.tz, batcher=batcher, zones=zone_keeper, outlook=outlook,
-    )  # fmt: skip
-    shelf = ShelfTruth(
-        picks=PostgresPickResults(pool), planner=intake.planner, stock_view=catalog.stock_view, load=load,
-        metrics=metrics, wake_dispatch=dispatcher.wake if dispatcher is not None else None,
+    intake, shelf = _intake_and_shelf(
+        app, catalog, orders=orders, load=load, batcher=batcher, zones=zone_keeper, outlook=outlook,
+        errors=errors, dispatcher=dispatcher,
     )  # fmt: skip
     app[SERVICES] = Services(
         settings=settings, policy=policy, clock=clock, metrics=metrics, pool=pool, tokens=tokens,
@@ -223,7 +244,7 @@ async def services(app: web.Application) -> AsyncIterator[None]:
         order_actions=OrderActions(records=order_actions, metrics=metrics),
         couriers=CourierFlow(
             couriers=PostgresCourierRepository(pool), network=catalog.keeper.network, load=load,
-            metrics=metrics, policy=policy, keeper=catalog.keeper,
+            metrics=metrics, policy=policy, keeper=catalog.keeper, errors=errors,
         ),
         dispatcher=dispatcher, ops=PostgresOpsRepository(pool), map=PostgresMapRepository(pool),
         tracking=PostgresTrackingRepository(pool), events=PostgresEventLog(pool),

@@ -10,6 +10,7 @@ from dispatch.couriers.model import Courier
 from dispatch.couriers.ports import CourierObserver, CourierRecords
 from dispatch.orders.legs import leg_no, order_of
 from dispatch.orders.lifecycle import CLOSED, OrderStatus
+from dispatch.orders.promise import PromiseErrors
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
 from geo.network import RoadNetwork
@@ -26,7 +27,9 @@ class CourierFlow:
         metrics: CourierObserver,
         policy: Policy,
         keeper: CatalogKeeper,
+        errors: PromiseErrors | None = None,
     ) -> None:
+        self.errors = errors or PromiseErrors()  # intake keeps its promises' margin from these
         self.couriers = couriers
         self.network = network
         self.load = load
@@ -73,9 +76,9 @@ class CourierFlow:
             if done.changed:
                 self.metrics.delivered(done.zone, (now - done.placed_at).total_seconds())
                 if done.predicted_at_intake is not None:
-                    self.metrics.promise_error_observed(
-                        done.zone, (now - done.predicted_at_intake).total_seconds()
-                    )
+                    error_s = (now - done.predicted_at_intake).total_seconds()
+                    self.metrics.promise_error_observed(done.zone, error_s)
+                    self.errors.observe(done.zone, error_s)
             if done.outcome is not None:
                 self.metrics.outcome(done.zone, done.outcome)
             return {"order_id": order_id, "status": "delivered"}

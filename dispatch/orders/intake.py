@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
-from dispatch.catalog.zones import ZoneModeKeeper
 from dispatch.errors import OrderIdReused, OutOfStock, OverCapacity, ZoneClosed
 from dispatch.orders.events import Actor
 from dispatch.orders.leg_planner import LegPlanner
@@ -25,10 +23,9 @@ from dispatch.orders.legs import LegPlan
 from dispatch.orders.lifecycle import Step, check_actor
 from dispatch.orders.model import OrderRequest, Placement
 from dispatch.orders.ports import OrderObserver, OrderRecords, Placements
-from dispatch.orders.promise import Promise, decide_promise
+from dispatch.orders.promise import Promise, PromiseErrors, decide_promise
 from dispatch.orders.sla import promise_for
 from dispatch.orders.tracking import tracking_url
-from dispatch.round.outlook import LatestOutlook
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
 from stores.catalog import StoreCatalog
@@ -46,17 +43,15 @@ class Intake:
         load: StoreLoad,
         metrics: OrderObserver,
         policy: Policy,
-        tz: ZoneInfo,
         batcher: Placements,
-        zones: ZoneModeKeeper | None = None,
-        outlook: LatestOutlook | None = None,
+        planner: LegPlanner,
+        errors: PromiseErrors | None = None,
     ) -> None:
-        self.zones = zones or ZoneModeKeeper()
-        self.outlook = outlook or LatestOutlook()
-        self.planner = LegPlanner(
-            keeper=keeper, stock_view=stock_view, load=load, zones=self.zones, outlook=self.outlook,
-            policy=policy, tz=tz,
-        )  # fmt: skip
+        self.errors = errors or PromiseErrors()  # the deliveries' recent errors: the promise's margin
+        self.planner = planner  # predictions on the round's outlook, under the zone modes
+        self.zones = planner.zones
+        self.outlook = planner.outlook
+        self.tz = planner.tz
         self.orders = orders
         self.batcher = batcher  # placements are group-committed (see OrderBatcher)
         self.keeper = keeper
@@ -64,7 +59,6 @@ class Intake:
         self.load = load
         self.metrics = metrics
         self.policy = policy
-        self.tz = tz
         self._in_flight: dict[str, tuple[str, asyncio.Future[tuple[int, dict]]]] = {}
 
     async def place(self, request: OrderRequest, *, now: datetime, actor: Actor) -> tuple[int, dict]:
@@ -315,8 +309,9 @@ class Intake:
         zone says so and the prediction is past the promise (nothing is reserved then)."""
         mode = self.zones.current.by_zone.get(zone)
         planned = mode.promise_extension_minutes if mode else 0
+        margin = timedelta(seconds=self.errors.margin_s(zone))
         promise = decide_promise(
-            predicted=predicted,
+            predicted=predicted + margin,
             promised_by=promise_for(
                 placed_at, sla_minutes=self.policy.sla_minutes, extension_minutes=planned
             ),

@@ -3,13 +3,21 @@
 The zone's ``on_overload`` decides: ``accept`` keeps the promise and says the order is
 predicted late; ``extend`` lengthens it by the whole minutes needed, up to a cap; ``refuse``
 turns the order away (409 ``over_capacity``) before anything is reserved.
+
+The decision compares the promise with the prediction plus a margin: the upper quantile of the
+zone's recent errors (delivered − predicted). The prediction itself stays unbiased (it is what the
+201 answer says); the margin is what a promise must leave for the prediction's spread, so that
+"extend" and "refuse" keep the promises they make when the zone is overloaded and spreads grow.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +41,24 @@ def decide_promise(
         extended = promised_by + timedelta(minutes=minutes)
         return Promise(extended, minutes, predicted > extended, False)
     return Promise(promised_by, 0, True, False)
+
+
+class PromiseErrors:
+    """The last ``window`` errors (delivered − predicted at intake, seconds) of each zone."""
+
+    def __init__(self, *, window: int = 200, quantile: float = 0.95, min_samples: int = 30) -> None:
+        self.window = window
+        self.quantile = quantile
+        self.min_samples = min_samples
+        self._errors: dict[str, deque[float]] = {}
+
+    def observe(self, zone: str, error_s: float) -> None:
+        self._errors.setdefault(zone, deque(maxlen=self.window)).append(error_s)
+
+    def margin_s(self, zone: str) -> float:
+        """What a promise in ``zone`` must leave beyond the prediction: the upper quantile of its
+        recent errors, never negative; 0 until there are ``min_samples`` of them."""
+        errors = self._errors.get(zone)
+        if errors is None or len(errors) < self.min_samples:
+            return 0.0
+        return max(0.0, float(np.quantile(np.fromiter(errors, float), self.quantile)))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from dispatch.orders.promise import decide_promise
+from dispatch.orders.promise import PromiseErrors, decide_promise
 from tests.conftest import T0
 
 PROMISE = T0 + timedelta(minutes=30)
@@ -42,3 +42,16 @@ def test_refuse_turns_the_order_away():
     promise = decide_promise(predicted=PROMISE + timedelta(minutes=1), promised_by=PROMISE,
                              on_overload="refuse", cap_minutes=30)
     assert promise.refused and promise.promised_by == PROMISE
+
+
+def test_the_margin_is_the_upper_quantile_of_the_zones_recent_errors():
+    errors = PromiseErrors(window=100, quantile=0.9, min_samples=10)
+    for e in range(9):
+        errors.observe("west", 60.0 * e)
+    assert errors.margin_s("west") == 0.0  # too few to say
+    errors.observe("west", 540.0)
+    assert errors.margin_s("west") == pytest.approx(486.0)  # numpy's linear 0.9 quantile of 0..540 s by 60
+    assert errors.margin_s("east") == 0.0
+    for _ in range(100):  # the window forgets
+        errors.observe("west", -120.0)
+    assert errors.margin_s("west") == 0.0  # early deliveries never shorten a promise

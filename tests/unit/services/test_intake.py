@@ -7,11 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dispatch.catalog.zones import ZoneModeKeeper
 from dispatch.errors import OrderIdReused, OutOfStock
 from dispatch.orders.events import Actor
 from dispatch.orders.intake import Intake
+from dispatch.orders.leg_planner import LegPlanner
 from dispatch.orders.lifecycle import ActorType
 from dispatch.orders.model import OrderRequest
+from dispatch.round.outlook import LatestOutlook
 from stores.stock_view import StockView
 from tests.conftest import T0
 from tests.unit.services.conftest import POLICY
@@ -29,8 +32,10 @@ def intake_over(shelf: dict, keeper, load, *, believed: dict | None = None):
     stock = InMemoryStock(shelf)
     observer = RecordingObserver()
     view = StockView(believed if believed is not None else shelf)
+    planner = LegPlanner(keeper=keeper, stock_view=view, load=load, zones=ZoneModeKeeper(), outlook=LatestOutlook(),
+                         policy=POLICY, tz=ZoneInfo("Asia/Shanghai"))
     intake = Intake(orders=InMemoryOrders(stock), keeper=keeper, stock_view=view, load=load, metrics=observer,
-                    policy=POLICY, tz=ZoneInfo("Asia/Shanghai"), batcher=stock)
+                    policy=POLICY, batcher=stock, planner=planner)
     return intake, stock, view, observer
 
 
