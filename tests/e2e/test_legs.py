@@ -188,10 +188,14 @@ async def test_a_split_order_is_delivered_and_judged_on_its_last_leg(
     tokens = {c: await add_courier(client, road_network, c, node)
               for c, node in (("c1", layout["near"]), ("c2", layout["far"]))}
     body = {**order("o1", road_network, layout["drop"], tea=1, rice=1), "allow_split": True}
-    assert (await client.post("/v1/orders", json=body, headers=system)).status == 201
+    placed = await client.post("/v1/orders", json=body, headers=system)
+    tracking = (await placed.json())["tracking_url"] + ".json"
     assert await deliver_all(client, clock, tokens, ["o1"]) == [("o1", 1), ("o1", 2)]
     got = await (await client.get("/v1/orders/o1", headers=system)).json()
     assert got["status"] == "delivered" and got["outcome"] == "on_time"
+    # the customer's page sees the order, not a leg: delivered when the last leg was
+    seen = await (await client.get(tracking)).json()
+    assert (seen["status"], seen["delivered_at"]) == ("delivered", got["delivered_at"])
     assert [leg["status"] for leg in got["legs"]] == ["delivered", "delivered"]
     assert got["delivered_at"] == max(leg["delivered_at"] for leg in got["legs"])
     types = [e["type"] for e in got["events"]]
