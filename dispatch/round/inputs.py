@@ -40,8 +40,15 @@ def _slowed_after_placing(store: Store, row: OpenOrderRow) -> bool:
     return status.state == "busy" and status.since is not None and row.placed_at < status.since
 
 
-def engine_orders(rows: Sequence[OpenOrderRow], catalog: StoreCatalog) -> list[OpenOrder]:
-    """Orders still waiting for a courier (status reserved), at stores the catalog knows."""
+def engine_orders(
+    rows: Sequence[OpenOrderRow], catalog: StoreCatalog, *, aim_s: float | None = None
+) -> list[OpenOrder]:
+    """Orders still waiting for a courier (status reserved), at stores the catalog knows.
+
+    With ``aim_s``, the engine aims at most that long after placement whatever the promise: an
+    extended promise tells the customer the truth, it does not let dispatch serve the order later
+    (else newer orders overtake it, the prediction it was promised on goes stale, and the margin
+    kept for that staleness grows the next extensions)."""
     out = []
     for row in rows:
         if row.status != "reserved":
@@ -61,7 +68,11 @@ def engine_orders(rows: Sequence[OpenOrderRow], catalog: StoreCatalog) -> list[O
                 dropoff=row.drop_node,
                 placed_at=epoch(row.placed_at),
                 ready_at=epoch(ready),
-                promised_by=epoch(row.promised_by),
+                promised_by=epoch(
+                    row.promised_by
+                    if aim_s is None
+                    else min(row.promised_by, row.placed_at + timedelta(seconds=aim_s))
+                ),
             )
         )
     return out

@@ -213,7 +213,7 @@ class DispatchLoop:
     ) -> RoundPlan:
         """The engine's plan. An order an operator gave to a courier is planned for that courier
         alone (and waits while it is busy); that courier takes no other order meanwhile."""
-        waiting = engine_orders(orders, catalog)
+        waiting = engine_orders(orders, catalog, aim_s=self.policy.sla_minutes * 60.0)
         pinned = {row.order_id: row.pinned_courier_id for row in orders if row.pinned_courier_id}
         own: dict[str, list[OpenOrder]] = {}
         for order in waiting:
