@@ -155,11 +155,13 @@ def _plot_console(ax: Axes, runs: dict[str, dict]) -> None:
     """The worst zone's reading at each glance, per run; a marker where the operator switched."""
     rain = next(iter(runs.values()))["rain"]
     ax.axvspan(rain["from_min"] / 60.0, rain["until_min"] / 60.0, color="#88ccee", alpha=0.3, label="rain")
-    for name, f in runs.items():
+    styles = ("-", "--", ":")  # the runs are one day until the operator acts: keep each visible
+    for k, (name, f) in enumerate(runs.items()):
         worst: dict[float, float] = {}
         for t, _, share in f["operator_readings"]:
             worst[t] = min(worst.get(t, 1.0), share)
-        line = ax.plot([t / 60.0 for t in worst], [s * 100 for s in worst.values()], label=name)[0]
+        xs, ys = [t / 60.0 for t in worst], [s * 100 for s in worst.values()]
+        line = ax.plot(xs, ys, styles[k % len(styles)], linewidth=2.5 - 0.6 * k, label=name)[0]
         for t, _, share, _ in f["operator_switches"]:
             ax.plot(t / 60.0, share * 100, marker="v", markersize=9, color=line.get_color())
     ax.axhline(OBJECTIVE_PCT, color="#cc3311", linestyle="--", label="95%: the operator acts")
