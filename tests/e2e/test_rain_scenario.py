@@ -4,19 +4,26 @@ under 95%, and only there; a shop that falls behind goes busy with its own token
 
 from __future__ import annotations
 
+import argparse
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import numpy as np
 import pytest
 
 from dispatch.keys import SERVICES
 from dispatch.sim.api_client import ApiClient
 from dispatch.sim.city import DemoConfig, OrderPlan, ShopPlan
+from dispatch.sim.demo import run_demo
 from dispatch.sim.events import EventQueue
 from dispatch.sim.ops_console import OpsConsole, Switch
 from dispatch.sim.order_system import OrderRecord
+from dispatch.sim.scenario import RainDay
 from dispatch.sim.shops import Shops
+from dispatch.sim.weather import rain_between
 from tests.conftest import OPERATOR, T0, make_token
+from tests.e2e.test_demo import demo_settings  # noqa: F401  (fixture)
 from tests.e2e.test_dispatch_flow import add_courier, tick_until_assigned
 from tests.e2e.test_orders_api import add_store, layout, order  # noqa: F401  (fixture)
 
@@ -108,3 +115,42 @@ async def test_the_busiest_shop_goes_busy_with_its_own_token_and_packs_slower(cl
     record = OrderRecord(OrderPlan("o1", 600.0, (("bread", 1),), 0.0, 0.0, None), status=201, store_id="s2")
     shops.start_packing(record)
     assert record.packed_s == 600.0 + (4.0 + 10.0) * 60.0
+
+
+async def test_a_small_rainy_day_plays_through_the_api_with_the_operator_watching(demo_settings, tmp_path):  # noqa: F811
+    """The whole rain day in miniature: a shower 10 minutes in, two shops busy, the operator's lever."""
+    day = RainDay(weather=rain_between(5, 30), busy_after_min=2, lever="extend")
+    args = argparse.Namespace(stores=8, couriers=8, minutes=60, speed=0.0, seed=11, out=tmp_path, port=0)
+    figures: dict = {}
+    try:
+        code = await run_demo(demo_settings, args, database="fd_test_demo_rain", figures_out=figures, rain=day)
+        conn = await asyncpg.connect(urlunsplit(urlsplit(demo_settings.database_url)._replace(path="/fd_test_demo_rain")))
+        try:
+            busy = await conn.fetch("SELECT target, actor_type, actor_id, body->>'status' AS status"
+                                    " FROM operator_actions WHERE action = 'store_status' ORDER BY action_id")
+            modes = await conn.fetch("SELECT target, body FROM operator_actions WHERE action = 'zone_mode'")
+        finally:
+            await conn.close()
+    finally:
+        admin = await asyncpg.connect(demo_settings.database_url)
+        await admin.execute('DROP DATABASE IF EXISTS "fd_test_demo_rain" WITH (FORCE)')
+        await admin.close()
+    assert code in (0, 3) and figures["all_accounted"], figures
+    assert figures["rain"]["lever"] == "extend" and len(figures["rain"]["busy_stores"]) == 2
+    # the two shops said so themselves, with their own tokens; the round ended it when the rain did
+    went_busy = sorted((b["target"], b["actor_type"], b["actor_id"]) for b in busy if b["status"] == "busy")
+    assert went_busy == [(s, "store", s) for s in figures["rain"]["busy_stores"]]
+    back = sorted((b["target"], b["actor_type"]) for b in busy if b["status"] == "online")
+    assert back == [(s, "system") for s in figures["rain"]["busy_stores"]]
+    # the operator read the summary every five minutes and switched each zone at its first reading
+    # under 95% (once: the mode it set lasts the hour)
+    assert all(t % 5 == 0 for t, _, _ in figures["operator_readings"])
+    first_under: dict[str, float] = {}
+    for t, zone, share in figures["operator_readings"]:
+        if share < 0.95:
+            first_under.setdefault(zone, t)
+    switched = {(t, zone) for t, zone, _, _ in figures["operator_switches"]}
+    assert switched and switched == {(t, zone) for zone, t in first_under.items()}
+    assert all(lever == "extend" for *_, lever in figures["operator_switches"])
+    assert len(modes) == len(switched)
+    assert figures["rain_orders_placed"] > 0 and figures["rain_on_time_vs_30min"] is not None
