@@ -16,6 +16,7 @@ def run_figures(*, refused: int, extended: int, added: int, promise: float, plai
         "on_time_vs_promise_delivered": promise, "on_time_vs_30min_delivered": plain,
         "rain_on_time_vs_promise": promise - 0.1, "rain_on_time_vs_30min": plain - 0.1,
         "promise_error_min_p50": 2.1, "promise_error_min_p90": 12.7,
+        "rain_promise_error_min_p90": 20.5, "rain_promise_error_min_bias": 9.25,
         "operator_readings": [[150.0, "west", 0.97], [155.0, "west", 0.93], [155.0, "east", 0.99]],
         "operator_switches": switches,
     }
@@ -32,12 +33,12 @@ RUNS = {
 
 def test_comparison_table_has_a_row_per_run_with_both_shares_refusals_and_promise_error():
     rows = comparison_table(RUNS).splitlines()
-    assert len(rows) == 5 and rows[1].count("|") == rows[0].count("|")
+    assert len(rows) == 5 and rows[1].count("|") == rows[0].count("|") == rows[2].count("|")
     no_action, extend, refuse = (r.split(" | ") for r in rows[2:])
     assert no_action[1] == "(would) west 12:35 (93.0%)" and extend[1] == "west 12:35 (93.0%)"
     assert refuse[1] == "none" and refuse[3] == "85"
     assert extend[4:7] == ["120 (400)", "90.0%", "82.0%"]  # the promise given and the plain 30 minutes differ
-    assert extend[7] == "80.0% / 72.0%" and extend[8] == "2.1 / 12.7 |"
+    assert extend[7] == "80.0% / 72.0%" and extend[8] == "2.1 / 12.7" and extend[9] == "20.5 / +9.25 |"
 
 
 def test_write_comparison_writes_the_table_every_run_and_a_chart(tmp_path):
