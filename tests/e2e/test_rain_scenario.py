@@ -12,6 +12,7 @@ import asyncpg
 import numpy as np
 import pytest
 
+from dispatch.cli import main
 from dispatch.keys import SERVICES
 from dispatch.sim.api_client import ApiClient
 from dispatch.sim.city import DemoConfig, OrderPlan, ShopPlan
@@ -154,3 +155,12 @@ async def test_a_small_rainy_day_plays_through_the_api_with_the_operator_watchin
     assert all(lever == "extend" for *_, lever in figures["operator_switches"])
     assert len(modes) == len(switched)
     assert figures["rain_orders_placed"] > 0 and figures["rain_on_time_vs_30min"] is not None
+
+
+def test_demo_scenario_rain_refuses_on_overload_since_its_operator_sets_the_modes(monkeypatch, capsys, tmp_path):
+    """--scenario rain sets the zone modes itself (the operator does): --on-overload is a mistake, and
+    nothing is played or written."""
+    monkeypatch.setenv("FLASHDISPATCH_HOME", str(tmp_path))
+    out = tmp_path / "report"
+    assert main(["demo", "--scenario", "rain", "--on-overload", "extend", "--out", str(out)]) == 2
+    assert "leave out --on-overload" in capsys.readouterr().err and not out.exists()
