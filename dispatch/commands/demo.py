@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from dispatch.settings import Settings
@@ -36,6 +37,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=("accept", "extend", "refuse"),
         help="set every zone's mode to this on_overload before the day (default: no zone mode)",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("rain",),
+        help="rain: rain 12:00-13:00 (couriers 35%% slower, 50%% more orders, two shops busy), played three "
+        "times (operator watching, switching to extend, to refuse) and compared in <out>/rain/",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,6 +51,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.road_network:
         settings = dataclasses.replace(settings, road_network=args.road_network)
+    if getattr(args, "scenario", None) == "rain":
+        if args.on_overload:
+            print("--scenario rain sets the zone modes itself: leave out --on-overload", file=sys.stderr)
+            return 2
+        from dispatch.sim.rain import run_rain
+
+        return asyncio.run(run_rain(settings, args))
     from dispatch.sim.demo import run_demo
 
     return asyncio.run(run_demo(settings, args))

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from dispatch.sim.weather import DRY, Weather
 from geo.network import RoadNetwork
 
 
@@ -43,6 +44,7 @@ class DemoConfig:
     # and this share of orders lets the service split them across two shops
     short_line_share: float = 0.03
     split_share: float = 0.05
+    weather: Weather = DRY  # unless a scenario says otherwise
 
     def __post_init__(self) -> None:
         if self.stores < 1 or self.couriers < 1 or self.minutes < 1:
@@ -108,20 +110,26 @@ def _spread_nodes(network: RoadNetwork, count: int, rng: np.random.Generator) ->
     return chosen
 
 
-def _arrival_times(config: DemoConfig, rng: np.random.Generator) -> list[float]:
-    """Poisson arrivals minute by minute: a lunch peak with 15-minute ramps on either side.
+def order_rate(config: DemoConfig, minute: int) -> float:
+    """Orders per minute over the city: a lunch peak with 15-minute ramps on either side, times
+    the weather's demand factor.
 
     The rates are for the default 40 shops and scale with the number of shops, so a smaller
     city gets proportionally fewer orders.
     """
     scale = config.stores / 40.0
+    into = (minute - config.peak_start_min + 15) / 15  # 0 → 1 over the ramp up
+    out_of = (config.peak_end_min + 15 - minute) / 15  # 1 → 0 over the ramp down
+    share = min(1.0, max(0.0, min(into, out_of)))
+    rate = (config.base_rate + (config.peak_rate - config.base_rate) * share) * scale
+    return rate * config.weather.demand(minute * 60.0)
+
+
+def _arrival_times(config: DemoConfig, rng: np.random.Generator) -> list[float]:
+    """Poisson arrivals minute by minute at `order_rate`."""
     times: list[float] = []
     for minute in range(config.minutes):
-        into = (minute - config.peak_start_min + 15) / 15  # 0 → 1 over the ramp up
-        out_of = (config.peak_end_min + 15 - minute) / 15  # 1 → 0 over the ramp down
-        share = min(1.0, max(0.0, min(into, out_of)))
-        rate = (config.base_rate + (config.peak_rate - config.base_rate) * share) * scale
-        n = int(rng.poisson(rate))
+        n = int(rng.poisson(order_rate(config, minute)))
         times.extend(sorted(minute * 60.0 + float(x) for x in rng.uniform(0, 60, n)))
     return times
 

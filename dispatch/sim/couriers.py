@@ -175,7 +175,7 @@ class Couriers:
         lon, lat = courier.position(t)
         points = [(t, lon, lat)]
         for x, y in [*((stop.get("route") or {}).get("coordinates") or []), list(target)]:
-            t += _metres((points[-1][1], points[-1][2]), (x, y)) / self.config.courier_speed_mps
+            t += _metres((points[-1][1], points[-1][2]), (x, y)) / self._speed_mps(t)
             points.append((t, x, y))
         courier.waypoints = points
         self.repositions += 1
@@ -204,14 +204,17 @@ class Couriers:
 
     def _ride_to(self, stop: Json, points: list[Waypoint], t: float) -> float:
         """Extend `points` along the stop's route line to the stop; returns the arrival time."""
-        speed = self.config.courier_speed_mps
         for x, y in (stop.get("route") or {}).get("coordinates") or []:
-            t += _metres((points[-1][1], points[-1][2]), (x, y)) / speed
+            t += _metres((points[-1][1], points[-1][2]), (x, y)) / self._speed_mps(t)
             points.append((t, x, y))
         dest = stop["location"]
-        t += _metres((points[-1][1], points[-1][2]), (dest["lon"], dest["lat"])) / speed
+        t += _metres((points[-1][1], points[-1][2]), (dest["lon"], dest["lat"])) / self._speed_mps(t)
         points.append((t, dest["lon"], dest["lat"]))
         return t
+
+    def _speed_mps(self, t: float) -> float:
+        """The speed of a stretch of road started at second `t`: slower while it rains."""
+        return self.config.weather.speed_mps(self.config.courier_speed_mps, t)
 
     def _handle_stop(self, courier: CourierSim, stop: Json, t: float) -> float:
         """Schedule the events at a stop reached at `t`; returns when the courier leaves it."""

@@ -26,6 +26,9 @@ from dispatch.sim.browser import BrowserError, screenshot_map
 from dispatch.sim.city import City, DemoConfig, build_city, start_time
 from dispatch.sim.demo_report import format_report, summarize, write_report
 from dispatch.sim.demo_runner import DemoResult, DemoRunner
+from dispatch.sim.rain_report import rain_figures
+from dispatch.sim.scenario import RainDay
+from dispatch.sim.weather import DRY
 from dispatch.sim.webhook_receiver import WebhookReceiver
 from geo.loading import load_road_network
 from geo.network import RoadNetwork
@@ -44,17 +47,24 @@ async def run_demo(
     *,
     database: str = DEMO_DATABASE,
     figures_out: dict | None = None,
+    rain: RainDay | None = None,
 ) -> int:
-    """Play the day; returns the exit code (0 ok, 1 an order unaccounted for, 3 SLO missed)."""
+    """Play the day (the rain day of `rain`, if given); returns the exit code (0 ok, 1 an order
+    unaccounted for, 3 SLO missed)."""
     wall = time.perf_counter()
-    config = DemoConfig(stores=args.stores, couriers=args.couriers, minutes=args.minutes, seed=args.seed)
+    config = DemoConfig(
+        stores=args.stores, couriers=args.couriers, minutes=args.minutes, seed=args.seed,
+        weather=rain.weather if rain is not None else DRY,
+    )  # fmt: skip
     network, database_url = await _prepare_world(settings, database)
     city = build_city(network, config)
     say(f"city: {len(city.shops)} shops, {len(city.couriers)} couriers, {len(city.orders)} orders planned")
     result, receiver, drained = await _play_day(
-        settings, args, city=city, network=network, database_url=database_url
+        settings, args, city=city, network=network, database_url=database_url, rain=rain
     )
     figures = summarize(result)
+    if rain is not None:
+        figures.update(rain_figures(result, rain))
     figures.update({f"webhook_{k}": v for k, v in receiver.summary().items()})
     figures["webhook_drained"] = drained
     figures["total_wall_seconds"] = round(time.perf_counter() - wall, 1)
@@ -94,7 +104,8 @@ async def _prepare_world(settings: Settings, database: str) -> tuple[RoadNetwork
 
 
 async def _play_day(
-    settings: Settings, args: argparse.Namespace, *, city: City, network: RoadNetwork, database_url: str
+    settings: Settings, args: argparse.Namespace, *, city: City, network: RoadNetwork, database_url: str,
+    rain: RainDay | None,
 ) -> tuple[DemoResult, WebhookReceiver, bool]:
     """Serve the app on a virtual clock, in lockstep with the simulator, and play the city through it;
     a webhook receiver of the demo's own hears every order event. Returns the day, the receiver and
@@ -124,7 +135,7 @@ async def _play_day(
             await _zone_modes(session, base, operator, city, getattr(args, "on_overload", None))
             demo = DemoRunner(
                 city=city, session=session, base_url=base, operator=operator, clock=clock,
-                dispatch_round=app[SERVICES].dispatcher.tick, speed=args.speed, progress=say,
+                dispatch_round=app[SERVICES].dispatcher.tick, speed=args.speed, progress=say, rain=rain,
             )  # fmt: skip
             result = await demo.run(network)
         drained = await drain_webhooks(app, timeout_s=120)

@@ -12,7 +12,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,9 @@ from dispatch.sim.api_client import ApiClient, Headers
 from dispatch.sim.city import City
 from dispatch.sim.couriers import Couriers, CourierSim
 from dispatch.sim.events import Action, EventQueue
+from dispatch.sim.ops_console import LOOK_EVERY_S, OpsConsole
 from dispatch.sim.order_system import OrderRecord, OrderSystem
+from dispatch.sim.scenario import RainDay
 from dispatch.sim.shops import Shops
 from geo.network import RoadNetwork
 
@@ -54,6 +56,8 @@ class DemoResult:
     wall_s: float
     requests: int
     repositions: int = 0
+    console: OpsConsole | None = None  # the operator of a scenario, with what it saw and did
+    busy_stores: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def _say_on_stderr(message: str) -> None:
@@ -74,6 +78,7 @@ class DemoRunner:
         dispatch_round: Callable[[], Awaitable[object]],
         speed: float = 0.0,
         progress: Callable[[str], None] | None = None,
+        rain: RainDay | None = None,
     ) -> None:
         self.city = city
         self.config = city.config
@@ -91,6 +96,8 @@ class DemoRunner:
             config=self.config, api=self.api, events=self.events, records=self.orders.records, rng=rng
         )
         self.samples: list[Sample] = []
+        self.rain = rain
+        self.console = OpsConsole(api=self.api, lever=rain.lever) if rain is not None else None
 
     async def setup(self) -> None:
         """Register shops and couriers, then queue the day's first actions."""
@@ -104,6 +111,8 @@ class DemoRunner:
         self.shops.schedule_syncs()
         self.events.schedule(0.0, self._tick())
         self.couriers.schedule_positions()
+        if self.rain is not None:
+            self._schedule_rain(self.rain)
 
     async def run(self, network: RoadNetwork) -> DemoResult:
         """Play the day until every order is settled (or the drain time runs out)."""
@@ -126,6 +135,8 @@ class DemoRunner:
             time.perf_counter() - started,
             self.api.requests,
             self.couriers.repositions,
+            self.console,
+            dict(self.shops.busy),
         )
 
     async def _play(self) -> None:
@@ -175,3 +186,26 @@ class DemoRunner:
             self.events.schedule(now_s + self.config.tick_s, self._tick())
 
         return tick
+
+    def _schedule_rain(self, rain: RainDay) -> None:
+        """The rain day's extras: the shops that go busy, and the operator's first glance."""
+        self.shops.schedule_rush(
+            at_s=rain.busy_from_s, until_s=rain.weather.rain_until_s, stores=rain.busy_stores,
+            extra_pick_minutes=rain.extra_pick_minutes,
+        )  # fmt: skip
+        self.events.schedule(LOOK_EVERY_S, self._look())
+
+    def _look(self) -> Action:
+        """The operator glances at the console; again every few minutes while orders come in."""
+
+        async def look() -> None:
+            assert self.console is not None
+            now_s = self.events.now_s
+            until = self.events.local_time(now_s + self.console.mode_for_s).isoformat()
+            for switch in await self.console.look(now_s=now_s, until_iso=until):
+                verb = f"sets on_overload {switch.lever} in" if switch.lever else "would act (watching) in"
+                self.say(f"operator: {verb} zone {switch.zone}: 30-min on-time share {switch.share:.1%}")
+            if now_s + LOOK_EVERY_S < self.config.minutes * 60.0:
+                self.events.schedule(now_s + LOOK_EVERY_S, self._look())
+
+        return look

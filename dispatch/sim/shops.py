@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from dispatch.sim.api_client import ApiClient, Headers, Json
@@ -34,6 +36,8 @@ class Shops:
         self.packers: dict[str, list[float]] = {s.store_id: [0.0] * PACKERS_PER_SHOP for s in shops}
         self.stock_syncs = 0
         self.noise = ShelfNoise(share=config.short_line_share, seed=config.seed + 2)
+        self.orders_taken: Counter[str] = Counter()
+        self.busy: dict[str, tuple[float, float]] = {}  # store → (until second, extra pick minutes)
 
     async def register(self, shop: ShopPlan) -> None:
         """Register the shop, get its token and send its first stock snapshot (version 1)."""
@@ -72,11 +76,34 @@ class Shops:
         now_s = self.events.now_s
         packers = self.packers[store_id]
         k = int(np.argmin(packers))
-        packed = max(now_s, packers[k]) + self.shops[store_id].pick_minutes * 60.0
+        self.orders_taken[store_id] += 1
+        until_s, extra_min = self.busy.get(store_id, (0.0, 0.0))
+        pick_min = self.shops[store_id].pick_minutes + (extra_min if now_s < until_s else 0.0)
+        packed = max(now_s, packers[k]) + pick_min * 60.0
         packers[k] = packed
         record.leg_packed_s[unit] = packed
         record.packed_s = max(record.leg_packed_s.values())
         self.events.schedule(packed, self._packed(record, unit))
+
+    def schedule_rush(self, *, at_s: float, until_s: float, stores: int, extra_pick_minutes: float) -> None:
+        """At `at_s` the `stores` shops that have taken the most orders so far fall behind: each
+        packs `extra_pick_minutes` slower until `until_s`, and says so itself (its own token)."""
+        self.events.schedule(at_s, self._go_busy(until_s, stores, extra_pick_minutes))
+
+    def _go_busy(self, until_s: float, stores: int, extra_pick_minutes: float) -> Action:
+        async def go_busy() -> None:
+            ranked = sorted(self.shops, key=lambda store_id: (-self.orders_taken[store_id], store_id))
+            until = self.events.local_time(until_s).isoformat()
+            for store_id in ranked[:stores]:
+                body = {"status": "busy", "extra_pick_minutes": extra_pick_minutes, "until": until,
+                        "reason": "rain: a rush of walk-ins and packers short"}  # fmt: skip
+                path = f"/v1/stores/{store_id}/status"
+                status, payload = await self.api.call("PUT", path, self.headers[store_id], body)
+                if status != 200:
+                    raise RuntimeError(f"store status for {store_id}: {status} {payload}")
+                self.busy[store_id] = (until_s, extra_pick_minutes)
+
+        return go_busy
 
     def _packed(self, record: OrderRecord, unit: str) -> Action:
         async def packed() -> None:
