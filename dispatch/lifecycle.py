@@ -201,7 +201,7 @@ def _intake_and_shelf(
     )  # fmt: skip
     shelf = ShelfTruth(
         picks=PostgresPickResults(pool), planner=planner, stock_view=catalog.stock_view, load=load,
-        metrics=metrics, wake_dispatch=dispatcher.wake if dispatcher is not None else None,
+        metrics=metrics, wake_dispatch=dispatcher.wake if dispatcher is not None else None, errors=errors,
     )  # fmt: skip
     return intake, shelf
 

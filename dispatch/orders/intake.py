@@ -281,7 +281,7 @@ class Intake:
         mode = self.zones.current.by_zone.get(first.zone)
         planned = mode.promise_extension_minutes if mode else 0
         promised_by = promise_for(placed_at, sla_minutes=self.policy.sla_minutes, extension_minutes=planned)
-        if predicted > promised_by:
+        if predicted + timedelta(seconds=self.errors.margin_s(first.zone)) > promised_by:
             return None
         promise = Promise(promised_by=promised_by, extended_minutes=0, predicted_late=False, refused=False)
         response = self._answer(request, first.store_id, promise, predicted, planned)

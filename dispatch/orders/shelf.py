@@ -8,7 +8,7 @@ lost meanwhile, drops the line. A repeated pick result is answered from the firs
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from dispatch.catalog.load import StoreLoad
@@ -17,6 +17,7 @@ from dispatch.orders.events import Actor
 from dispatch.orders.leg_planner import LegPlanner
 from dispatch.orders.legs import LegPlan, OnShort, PickOutcome, ShelfLeg
 from dispatch.orders.lifecycle import HOLDS_RESERVATION
+from dispatch.orders.promise import PromiseErrors
 from stores.stock_view import StockView
 
 
@@ -55,7 +56,9 @@ class ShelfTruth:
         load: StoreLoad,
         metrics: ShelfObserver,
         wake_dispatch: Callable[[], None] | None = None,
+        errors: PromiseErrors | None = None,
     ) -> None:
+        self.errors = errors or PromiseErrors()  # a new leg must arrive by the promise with this margin
         self.wake_dispatch = wake_dispatch  # a new leg is dispatched at once, not at the next interval
         self.picks = picks
         self.planner = planner
@@ -74,8 +77,9 @@ class ShelfTruth:
         missing = check_pick(leg.lines, picked) if leg.pick_result is None else {}
         plan = None
         if missing and leg.on_short is OnShort.RESOURCE and leg.status in HOLDS_RESERVATION:
+            margin = timedelta(seconds=self.errors.margin_s(leg.zone))
             plan = self.planner.resource(
-                leg.drop_node, missing, now=now, exclude=leg.order_stores, deliver_by=leg.promised_by
+                leg.drop_node, missing, now=now, exclude=leg.order_stores, deliver_by=leg.promised_by - margin
             )
         done = await self.picks.record(leg, picked, plan=plan, now=now, actor=actor)
         if done.changed:
