@@ -24,6 +24,7 @@ from dispatch.orders.lifecycle import (
 )
 from dispatch.orders.sla import outcome_when_delivered
 from dispatch.postgres.order_events import append_events
+from dispatch.postgres.orders import close_order
 from dispatch.postgres.route_closing import close_route_if_empty
 
 _COURIER_COLUMNS = (
@@ -325,13 +326,7 @@ class PostgresCourierRepository:
                 sources(step),
             )
             if step is Step.DELIVER:
-                await conn.execute(
-                    "UPDATE orders SET closed_at = $2, outcome = coalesce(outcome, $3),"
-                    " outcome_at = coalesce(outcome_at, $2) WHERE order_id = $1",
-                    row["of"],
-                    now,
-                    outcome,
-                )
+                await close_order(conn, row["of"], now=now, outcome=outcome)
             await append_events(
                 conn, step, [order_id], at=now, actor=Actor(ActorType.COURIER, courier_id),
                 data={"outcome": outcome} if outcome else None,

@@ -174,6 +174,17 @@ async def cancel_legs(
         target(Step.CANCEL),
         sources(Step.CANCEL),
     )
+    await close_order(conn, order_id, now=now, outcome=outcome)
+    await append_events(conn, Step.CANCEL, [order_id], at=now, actor=actor, reason=reason)
+    # a cancelled leg leaves its courier's route; an emptied route frees the courier
+    for r in live:
+        await close_route_if_empty(conn, r["route_id"], now, abandoned=True)
+    return outcome, True
+
+
+async def close_order(conn: asyncpg.Connection, order_id: str, *, now: datetime, outcome: str | None) -> None:
+    """Close the order (its first leg's row carries it) with its outcome, unless the sweeper
+    already judged it."""
     await conn.execute(
         "UPDATE orders SET closed_at = $2, outcome = coalesce(outcome, $3),"
         " outcome_at = CASE WHEN outcome IS NULL THEN $2 ELSE outcome_at END WHERE order_id = $1",
@@ -181,11 +192,6 @@ async def cancel_legs(
         now,
         outcome,
     )
-    await append_events(conn, Step.CANCEL, [order_id], at=now, actor=actor, reason=reason)
-    # a cancelled leg leaves its courier's route; an emptied route frees the courier
-    for r in live:
-        await close_route_if_empty(conn, r["route_id"], now, abandoned=True)
-    return outcome, True
 
 
 async def release_reservations(conn: asyncpg.Connection, leg_ids: Sequence[str]) -> None:

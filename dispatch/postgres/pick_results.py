@@ -21,7 +21,7 @@ from dispatch.orders.legs import LegPlan, OnShort, PickOutcome, ShelfLeg, leg_id
 from dispatch.orders.lifecycle import OrderStatus, Step, check_step, sources, target
 from dispatch.orders.sla import Outcome, outcome_when_closed
 from dispatch.postgres.order_events import append_events
-from dispatch.postgres.orders import RESERVATION_LOST, cancel_legs, place_leg
+from dispatch.postgres.orders import RESERVATION_LOST, cancel_legs, close_order, place_leg
 from dispatch.postgres.route_closing import close_route_if_empty
 
 
@@ -213,13 +213,7 @@ class PostgresPickResults:
         outcome = None
         if first["outcome"] is None:
             outcome = outcome_when_closed(Outcome.CANCELLED, now, first["promised_by"]).value
-        await conn.execute(
-            "UPDATE orders SET closed_at = $2, outcome = coalesce(outcome, $3),"
-            " outcome_at = coalesce(outcome_at, $2) WHERE order_id = $1",
-            leg.order_id,
-            now,
-            outcome,
-        )
+        await close_order(conn, leg.order_id, now=now, outcome=outcome)
         await append_events(
             conn, Step.CANCEL, [leg.order_id], at=now, actor=SYSTEM, reason="nothing left to deliver"
         )
