@@ -38,6 +38,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="set every zone's mode to this on_overload before the day (default: no zone mode)",
     )
     parser.add_argument(
+        "--short-lines",
+        type=float,
+        help="shelf noise: the share of lines a shop's shelf comes up short on at pick time (default 0.03)",
+    )
+    parser.add_argument(
+        "--split-share",
+        type=float,
+        help="the share of orders sent with allow_split (default 0.05)",
+    )
+    parser.add_argument(
         "--scenario",
         choices=("rain",),
         help="rain: rain 12:00-13:00 (couriers 35%% slower, 50%% more orders, two shops busy), played three "

@@ -56,6 +56,7 @@ async def run_demo(
         stores=args.stores, couriers=args.couriers, minutes=args.minutes, seed=args.seed,
         weather=rain.weather if rain is not None else DRY,
     )  # fmt: skip
+    config = _with_shelf_noise(config, args)
     network, database_url = await _prepare_world(settings, database)
     city = build_city(network, config)
     say(f"city: {len(city.shops)} shops, {len(city.couriers)} couriers, {len(city.orders)} orders planned")
@@ -76,6 +77,16 @@ async def run_demo(
     files = write_report(result, figures, out, network=network, city=city)
     print(f"report and charts: {', '.join(str(f) for f in files)}")
     return _exit_code(figures)
+
+
+def _with_shelf_noise(config: DemoConfig, args: argparse.Namespace) -> DemoConfig:
+    """The shelf-noise options given on the command line (the city's defaults otherwise)."""
+    short, split = getattr(args, "short_lines", None), getattr(args, "split_share", None)
+    if short is not None:
+        config = dataclasses.replace(config, short_line_share=short)
+    if split is not None:
+        config = dataclasses.replace(config, split_share=split)
+    return config
 
 
 def _day_settings(settings: Settings, city: City, operator_secret: str) -> Settings:
