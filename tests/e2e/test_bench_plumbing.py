@@ -49,6 +49,19 @@ def test_bench_intake_prints_its_figures(settings, capsys):
     assert {"orders_per_s", "p50_ms", "p99_ms", "noop_rps", "ratio", "errors", "stores",
             "synchronous_commit"} <= set(summary)
     assert summary["orders"] > 0 and summary["synchronous_commit"] == "on"
+    assert summary["lost_orders"] == 0 and summary["reservation_mismatches"] == 0
+    assert summary["orders_in_database"] >= summary["orders"]
+
+
+def test_bench_intake_workers_measures_each_group_and_loses_nothing(settings, capsys):
+    code = bench_intake.run(arguments(bench_intake, "--stores", "5", "--seconds", "1", "--concurrency", "4",
+                                      "--load-generator", "python", "--workers", "2"), settings)
+    summary = last_line_json(capsys)
+    assert code == 0 and summary["errors"] == 0
+    assert [w["workers"] for w in summary["workers"]] == [1, 2]
+    assert all(w["orders_per_s"] > 0 and w["service_cpu_ms_per_order"] > 0 for w in summary["workers"])
+    assert summary["workers"][0]["scaling"] == 1.0 and summary["scaling"] > 0
+    assert summary["lost_orders"] == 0 and summary["reservation_mismatches"] == 0
 
 
 def test_bench_load_prints_its_figures_and_loses_nothing(settings, capsys):
