@@ -125,8 +125,8 @@ async def measure(args: argparse.Namespace, settings: Settings) -> dict:
     capacity_rps = sum(capacity.result.figures(n).rps for n in ENDPOINTS)
     say(f"capacity of the mix: {capacity_rps:,.0f} requests/s")
     phases = [capacity]
-    for rounds_on in (False, True):
-        for level in args.level_list:
+    for level in args.level_list:  # off and on back to back: what else runs on the machine drifts
+        for rounds_on in (False, True):
             phases.append(await _phase(bench, name=f"{level:.0%} rounds {'on' if rounds_on else 'off'}",
                                        rounds_on=rounds_on, level=level, capacity_rps=capacity_rps))
     _print_load_table(args, phases)
