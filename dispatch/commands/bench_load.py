@@ -7,7 +7,8 @@ order reads) in a closed loop from many connections, dispatch rounds off. Then t
 open loop (every connection on a fixed schedule; a latency counts from when its request was due)
 at each ``--levels`` share of that capacity, once with the dispatcher's rounds off (its interval
 set to a day) and once with them running every ``FLASHDISPATCH_DISPATCH_INTERVAL_S``; the
-ratio p99(rounds on) / p99(rounds off) says what rounds cost the API. The client is several
+ratio p99(rounds on) / p99(rounds off) says what rounds cost the API (with ``--repeat N``, N
+off/on pairs per level and the ratio of their median p99s). The client is several
 processes; their CPU is reported. After every phase the database is checked: every order
 answered 201 is there and every reserved unit belongs to an open order's line. The capacity
 group also measures how much a flood of unknown tokens slows good orders. Prints a table, then
@@ -51,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="overrides FLASHDISPATCH_ROAD_NETWORK / the bundled network")
     parser.add_argument("--skus", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="off/on pairs per level; the ratio compares the median p99s (noisy machines)")
 
 
 def _levels(text: str) -> list[float]:
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         say(f"flashdispatch bench load: {exc}")
         return 2
     if min(args.seconds, args.stores, args.couriers, args.concurrency, args.skus, args.workers,
-           args.client_processes) <= 0:
+           args.client_processes, args.repeat) <= 0:
         say("flashdispatch bench load: every count and --seconds must be positive")
         return 2
     summary = asyncio.run(measure(args, settings))
@@ -126,9 +129,10 @@ async def measure(args: argparse.Namespace, settings: Settings) -> dict:
     say(f"capacity of the mix: {capacity_rps:,.0f} requests/s")
     phases = [capacity]
     for level in args.level_list:  # off and on back to back: what else runs on the machine drifts
-        for rounds_on in (False, True):
-            phases.append(await _phase(bench, name=f"{level:.0%} rounds {'on' if rounds_on else 'off'}",
-                                       rounds_on=rounds_on, level=level, capacity_rps=capacity_rps))
+        for _ in range(args.repeat):
+            for rounds_on in (False, True):
+                phases.append(await _phase(bench, name=f"{level:.0%} rounds {'on' if rounds_on else 'off'}",
+                                           rounds_on=rounds_on, level=level, capacity_rps=capacity_rps))
     _print_load_table(args, phases)
     return _summary(args, phases, capacity_rps=capacity_rps)
 
@@ -316,16 +320,7 @@ def _summary(args: argparse.Namespace, phases: list[_Phase], *, capacity_rps: fl
                 "round_ms_mean": rounded(p.round_ms_mean, 1), "client_cpu_ms_per_request": rounded(cpu_ms, 3),
                 "client_cores": rounded(cores, 2), **p.ledger.as_json()}
 
-    by_key = {(p.rounds_on, p.level): p for p in phases}
-    ratios = {}
-    for level in args.level_list:
-        on, off = by_key[(True, level)], by_key[(False, level)]
-        ratios[f"{level:g}"] = {
-            n: rounded(_ratio(on.result.figures(n).p99_ms, off.result.figures(n).p99_ms), 3)
-            for n in ENDPOINTS
-        }
-        ratios[f"{level:g}"]["all"] = rounded(
-            _ratio(_all_requests(on.result).p99_ms, _all_requests(off.result).p99_ms), 3)
+    ratios = {f"{level:g}": _p99_ratios(phases, level) for level in args.level_list}
     capacity = phases[0]
     return {
         "capacity_rps": rounded(capacity_rps, 1),
@@ -342,9 +337,26 @@ def _summary(args: argparse.Namespace, phases: list[_Phase], *, capacity_rps: fl
         "stores": args.stores,
         "couriers": args.couriers,
         "seconds": args.seconds,
+        "repeat": args.repeat,
         "load_generator": f"{args.client_processes} aiohttp client processes",
     }
 
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
+
+
+def _p99_ratios(phases: list[_Phase], level: float) -> dict[str, float | None]:
+    """Per endpoint and for all requests: median p99 with rounds on / median p99 with them off."""
+    import statistics
+
+    from dispatch.bench.report import rounded
+
+    def median_p99(rounds_on: bool, name: str) -> float:
+        runs = [p.result for p in phases if p.level == level and p.rounds_on is rounds_on]
+        return statistics.median(
+            (_all_requests(r) if name == "all" else r.figures(name)).p99_ms for r in runs
+        )
+
+    return {name: rounded(_ratio(median_p99(True, name), median_p99(False, name)), 3)
+            for name in (*ENDPOINTS, "all")}
