@@ -101,6 +101,7 @@ def create_app(
             lifecycle.database,
             lifecycle.road_network,
             lifecycle.services,
+            lifecycle.catalog_watch,
             lifecycle.dispatch_loop,
             lifecycle.webhook_relay,
         ]

@@ -18,6 +18,7 @@ from dispatch.access.tokens import Role
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.stores import StoreService
+from dispatch.catalog.watch import CatalogWatch
 from dispatch.catalog.zone_service import ZoneModeService
 from dispatch.catalog.zones import ZoneModeKeeper
 from dispatch.couriers.flow import CourierFlow
@@ -261,6 +262,29 @@ async def services(app: web.Application) -> AsyncIterator[None]:
     finally:
         await sender.close()
         await lease.close()
+
+
+#: Seconds between an API-only process's looks at stores, statuses and zone modes changed elsewhere.
+CATALOG_WATCH_S = 1.0
+
+
+async def catalog_watch(app: web.Application) -> AsyncIterator[None]:
+    """Role ``api`` runs no rounds: a watch reloads what other processes changed in the catalog."""
+    task = None
+    if app[ROLE] == "api":
+        services = app[SERVICES]
+        watch = CatalogWatch(
+            signature=PostgresDispatchState(app[POOL]).stores_signature,
+            load_stores=services.stores.repository.list_stores, keeper=services.keeper,
+            stores=services.stores, zones=services.zones, interval_s=CATALOG_WATCH_S,
+            transient_errors=CONNECTION_ERRORS,
+        )  # fmt: skip
+        task = asyncio.create_task(watch.run_forever(), name="catalog-watch")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def dispatch_loop(app: web.Application) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 from geo.distance import EARTH_RADIUS_M
 from geo.errors import NetworkLoadError, OutOfArea
 from geo.profile import DEFAULT_PROFILE, SpeedProfile
+from geo.snap_grid import MAX_POINTS, SnapGrid
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -66,6 +67,7 @@ class RoadNetwork:
 
     __slots__ = (
         "_frozen",
+        "_grid",
         "_lock",
         "_origin",
         "_source_cache",
@@ -112,6 +114,7 @@ class RoadNetwork:
         self.csr, self.csr_reversed = _build_csr(graph, n)
         self._origin = (float(lat.mean()), float(lon.mean()))
         self._tree, self._tree_nodes = self._build_snap_index()
+        self._grid = SnapGrid(self._tree.data, self._tree_nodes) if self._tree.n <= MAX_POINTS else None
         self._lock = threading.Lock()
         self._source_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._frozen = True
@@ -166,13 +169,18 @@ class RoadNetwork:
         lat0, lon0 = self._origin
         x = EARTH_RADIUS_M * math.cos(math.radians(lat0)) * math.radians(lon_f - lon0)
         y = EARTH_RADIUS_M * math.radians(lat_f - lat0)
-        distance, index = self._tree.query((x, y))
+        near = self._grid.nearest(x, y) if self._grid is not None else None
+        if near is None:
+            distance, index = self._tree.query((x, y))
+            node = int(self._tree_nodes[index])
+        else:
+            distance, node = near
         if not distance <= max_distance_m:
             raise OutOfArea(
                 f"({lat_f:.6f}, {lon_f:.6f}) is {distance:,.0f} m from the nearest road "
                 f"(limit {max_distance_m:,.0f} m)"
             )
-        return Snap(node=int(self._tree_nodes[index]), distance_m=float(distance))
+        return Snap(node=node, distance_m=float(distance))
 
     def snap_many(self, lats: np.ndarray, lons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Place many points at once (no distance limit; check the distances yourself).

@@ -1,8 +1,12 @@
-"""A closed-loop HTTP load generator in separate processes (aiohttp keep-alive connections).
+"""An HTTP load generator in separate processes (aiohttp keep-alive connections).
 
-The service under test runs in the calling process, so the generator must not share its event
-loop or its core: each worker process drives ``concurrency / processes`` connections, each
-connection one request at a time, for a fixed time, and sends its latencies back.
+The service under test may run in the calling process, so the generator must not share its
+event loop: each worker process drives ``concurrency / processes`` connections, each connection
+one request at a time, for a fixed time, and sends its latencies and its own CPU time back.
+Closed loop by default (each connection sends as soon as the last answer came); with
+``rate_per_s`` open loop: every connection sends on a fixed schedule (``rate / concurrency`` per
+second, staggered) and a latency counts from the moment the request was due, so a slow answer
+that delays the next request is not hidden (no coordinated omission).
 """
 
 from __future__ import annotations
@@ -75,8 +79,10 @@ class LoadResult:
     errors: Counter = field(default_factory=Counter)
     samples: dict[str, list[str]] = field(default_factory=dict)  # name -> a few error bodies
     extra: dict[str, list] = field(default_factory=dict)
+    client_cpu_s: float = 0.0  # CPU seconds the worker processes used, warm-up included
 
     def merge(self, part: dict) -> None:
+        self.client_cpu_s += part.get("cpu_s", 0.0)
         for name, values in part["latencies_ms"].items():
             self.latencies_ms.setdefault(name, array("d")).extend(values)
         for name, counts in part["statuses"].items():
@@ -113,6 +119,7 @@ def run_load(
     seconds: float,
     processes: int = 1,
     warmup_s: float = 0.5,
+    rate_per_s: float | None = None,
 ) -> LoadResult:
     """Drive ``workload`` against ``base_url`` (blocking: call it through ``asyncio.to_thread``)."""
     processes = max(1, min(processes, concurrency))
@@ -123,7 +130,7 @@ def run_load(
     first = 0
     for share in shares:
         plan = _WorkerPlan(base_url=base_url, workload=workload, first=first, count=share,
-                           slots=concurrency, seconds=seconds, warmup_s=warmup_s)
+                           slots=concurrency, seconds=seconds, warmup_s=warmup_s, rate_per_s=rate_per_s)
         worker = context.Process(target=_worker, args=(plan, queue), daemon=True)
         worker.start()
         workers.append(worker)
@@ -154,6 +161,7 @@ class _WorkerPlan:
     slots: int
     seconds: float
     warmup_s: float
+    rate_per_s: float | None = None  # all connections together; None: closed loop
 
 
 def _worker(plan: _WorkerPlan, queue: multiprocessing.Queue) -> None:
@@ -163,24 +171,50 @@ def _worker(plan: _WorkerPlan, queue: multiprocessing.Queue) -> None:
         queue.put({"failure": f"{type(exc).__name__}: {exc}"})
 
 
+class _Recorder:
+    """What one worker process saw in the measured window."""
+
+    def __init__(self) -> None:
+        self.latencies: dict[str, array] = {}
+        self.statuses: dict[str, Counter] = {}
+        self.errors: Counter = Counter()
+        self.samples: dict[str, list[str]] = {}
+
+    def record(self, request: Request, status: int, body: bytes, latency_ms: float) -> None:
+        self.latencies.setdefault(request.name, array("d")).append(latency_ms)
+        self.statuses.setdefault(request.name, Counter())[status] += 1
+        if status not in request.ok:
+            self.errors[request.name] += 1
+            kept = self.samples.setdefault(request.name, [])
+            if len(kept) < 5:
+                kept.append(f"{status} {body[:200].decode('utf-8', 'replace')}")
+
+
 async def _drive(plan: _WorkerPlan) -> dict:
     import aiohttp
 
-    latencies: dict[str, array] = {}
-    statuses: dict[str, Counter] = {}
-    errors: Counter = Counter()
-    samples: dict[str, list[str]] = {}
+    cpu0 = time.process_time()
+    seen = _Recorder()
     started = time.perf_counter()
     measure_from = started + plan.warmup_s
     deadline = measure_from + plan.seconds
     connector = aiohttp.TCPConnector(limit=plan.count, force_close=False, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=30)
     slot_states = [plan.workload.new_slot(plan.first + i, plan.slots) for i in range(plan.count)]
+    # open loop: connection k of n sends at started + (k + i·n) / rate, i = 0, 1, 2, …
+    interval = plan.slots / plan.rate_per_s if plan.rate_per_s else 0.0
 
-    async def connection(slot: Slot, session: aiohttp.ClientSession) -> None:
+    async def connection(k: int, slot: Slot, session: aiohttp.ClientSession) -> None:
+        due = started + (plan.first + k) / plan.rate_per_s if plan.rate_per_s else 0.0
         while True:
             request = slot.next_request()
-            sent = time.perf_counter()
+            now = time.perf_counter()
+            if interval:
+                if due > now:
+                    await asyncio.sleep(due - now)
+                sent, due = due, due + interval  # the latency counts from when it was due
+            else:
+                sent = now
             if sent >= deadline:
                 return
             try:
@@ -191,28 +225,21 @@ async def _drive(plan: _WorkerPlan) -> dict:
                     status = response.status
             except (TimeoutError, aiohttp.ClientError) as exc:
                 status, body = 599, f"{type(exc).__name__}: {exc}".encode()
-            done = time.perf_counter()
             slot.answered(request, status, body)
-            if sent < measure_from:
-                continue
-            latencies.setdefault(request.name, array("d")).append((done - sent) * 1000.0)
-            statuses.setdefault(request.name, Counter())[status] += 1
-            if status not in request.ok:
-                errors[request.name] += 1
-                kept = samples.setdefault(request.name, [])
-                if len(kept) < 5:
-                    kept.append(f"{status} {body[:200].decode('utf-8', 'replace')}")
+            if sent >= measure_from:
+                seen.record(request, status, body, (time.perf_counter() - sent) * 1000.0)
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(connection(s, session) for s in slot_states))
+        await asyncio.gather(*(connection(k, s, session) for k, s in enumerate(slot_states)))
     extra: dict[str, list] = {}
     for slot in slot_states:
         for key, values in slot.results().items():
             extra.setdefault(key, []).extend(values)
     return {
-        "latencies_ms": latencies,
-        "statuses": statuses,
-        "errors": errors,
-        "samples": samples,
+        "latencies_ms": seen.latencies,
+        "statuses": seen.statuses,
+        "errors": seen.errors,
+        "samples": seen.samples,
         "extra": extra,
+        "cpu_s": time.process_time() - cpu0,
     }

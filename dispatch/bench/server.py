@@ -49,6 +49,15 @@ async def scratch_database(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
+@contextlib.asynccontextmanager
+async def _database(settings: Settings, url: str | None) -> AsyncIterator[str]:
+    if url is not None:
+        yield url
+        return
+    async with scratch_database(settings) as scratch_url:
+        yield scratch_url
+
+
 async def database_setting(url: str, name: str) -> str:
     """A server setting as a session of the service sees it (e.g. ``synchronous_commit``)."""
     conn = await asyncpg.connect(url)
@@ -84,14 +93,16 @@ async def running_service(
     run_dispatch_loop: bool = False,
     pool_max_size: int | None = None,
     synchronous_commit: str = "on",
+    database_url: str | None = None,
 ) -> AsyncIterator[RunningService]:
-    """create_app on a scratch database, served by an AppRunner on a random free port."""
+    """create_app on a scratch database (or on ``database_url``, left as it is afterwards),
+    served by an AppRunner on a random free port."""
     from prometheus_client import CollectorRegistry
 
     from dispatch.app import create_app
 
     token = "bench-operator-" + secrets.token_urlsafe(32)
-    async with scratch_database(settings) as url:
+    async with _database(settings, database_url) as url:
         if synchronous_commit != "on":
             await _set_database(url, "synchronous_commit", synchronous_commit)
         service_settings = dataclasses.replace(

@@ -118,6 +118,11 @@ class StoreService:
                 changed += 1
         return changed
 
+    async def reload_statuses(self) -> None:
+        """Take every store's status as the database has it (set or ended by another process)."""
+        if self.statuses is not None:
+            self.apply_statuses(await self.statuses.statuses())
+
     async def refresh_statuses(self, *, now: datetime) -> list[str]:
         """End the statuses whose time is up, then take every store's status as the database has it."""
         if self.statuses is None:

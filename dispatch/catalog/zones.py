@@ -68,10 +68,12 @@ class ZoneModes:
 
     def closed_area_at(self, lat: float, lon: float) -> ZoneMode | None:
         """The mode whose closed area holds this point, if any."""
-        point = Point(lon, lat)
+        point: Point | None = None  # built only when some mode has a closed area (the common case has none)
         for mode in self.by_zone.values():
-            if mode.area is not None and mode.area.contains(point):
-                return mode
+            if mode.area is not None:
+                point = point or Point(lon, lat)
+                if mode.area.contains(point):
+                    return mode
         return None
 
     def extension_minutes(self, zone: str) -> int:

@@ -12,6 +12,7 @@ generator in the same run. Prints a table, then one JSON line. A benchmark, not 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import cProfile
 
     from dispatch.bench.city import BenchCity
+    from dispatch.postgres.ledger import Ledger
     from dispatch.settings import Settings
     from geo.network import RoadNetwork
 
@@ -49,6 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="cProfile the service process while orders are measured (pstats file)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="measure real `serve --workers k` process groups for k = 1..N in this run"
+                        " (default 0: the service in this process)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,12 +62,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from dispatch.bench.report import print_summary, say
 
-    if args.stores < 1 or args.seconds <= 0 or args.concurrency < 1 or args.skus < 1:
+    if args.stores < 1 or args.seconds <= 0 or args.concurrency < 1 or args.skus < 1 or args.workers < 0:
         say("flashdispatch bench intake: --stores, --seconds, --concurrency and --skus must be positive")
         return 2
     summary = asyncio.run(measure(args, settings))
     print_summary(summary)
-    return 0 if summary["errors"] == 0 else 1
+    books_ok = summary["lost_orders"] == 0 and summary["reservation_mismatches"] == 0
+    return 0 if summary["errors"] == 0 and books_ok else 1
 
 
 def _children_cpu_s() -> float:
@@ -95,6 +101,10 @@ async def measure(args: argparse.Namespace, settings: Settings) -> dict:
         await driver.drive(noop_url, "noop", seconds=1.0, tag="w")
         noop = await driver.drive(noop_url, "noop", seconds=min(args.seconds, 5.0), tag="n")
     say(f"  {noop['rps']:,.0f} requests/s")
+    if args.workers:
+        groups = await _measure_groups(args, settings, network=network, driver=driver)
+        _print_groups_table(args, generator=generator, groups=groups, noop=noop)
+        return _groups_summary(args, generator=generator, groups=groups, noop=noop)
     service = await _measure_service(args, settings, network=network, driver=driver)
     _print_intake_table(args, generator=generator, service=service, noop=noop)
     return _summary(args, settings, generator=generator, service=service, noop=noop)
@@ -137,6 +147,7 @@ class _Driver:
         figures["db_cpu_ms_per_request"] = (
             (await backend_cpu_s(db_url) - db0) * 1000 / requests if db_url else float("nan")
         )
+        figures["ok"] = max(0, figures["requests"] - figures["errors"])
         return figures
 
     async def _load(self, base_url: str, token: str, *, seconds: float, tag: str) -> dict[str, Any]:
@@ -172,6 +183,7 @@ class _ServiceRun:
     orders: dict[str, Any]
     synchronous_commit: str
     mean_batch: float
+    ledger: Ledger
 
 
 async def _measure_service(args: argparse.Namespace, settings: Settings, *, network: RoadNetwork,
@@ -195,7 +207,7 @@ async def _measure_service(args: argparse.Namespace, settings: Settings, *, netw
                               quantity=10_000_000)
             token = await create_token(session, service.base_url, service.operator_token, "order_system")
         say("warming up")
-        await driver.drive(service.base_url, token, seconds=1.0, tag="w")
+        warm = await driver.drive(service.base_url, token, seconds=1.0, tag="w")
         say(f"placing orders for {args.seconds:g} s")
         profiler = _start_profile(args.profile)
         batcher = service.app[SERVICES].batcher
@@ -205,7 +217,23 @@ async def _measure_service(args: argparse.Namespace, settings: Settings, *, netw
         batches = batcher.batches - batches0
         mean_batch = (batcher.orders - batched0) / batches if batches else float("nan")
         _stop_profile(profiler, args.profile)
-    return _ServiceRun(orders, sync_commit, mean_batch)
+        ledger = await _checked_books(service.database_url, confirmed=warm["ok"] + orders["ok"])
+    return _ServiceRun(orders, sync_commit, mean_batch, ledger)
+
+
+async def _checked_books(database_url: str, *, confirmed: int) -> Ledger:
+    """The database after the orders: none of the ``confirmed`` (201) missing, reservations exact."""
+    import asyncio
+
+    from dispatch.bench.report import say
+    from dispatch.postgres.ledger import read_ledger
+
+    await asyncio.sleep(0.5)  # orders the load generator gave up on at its deadline finish first
+    ledger = await read_ledger(database_url)
+    ledger = dataclasses.replace(ledger, missing=max(0, confirmed - ledger.orders))
+    say(f"database: {ledger.orders} orders for {confirmed} confirmed, {ledger.missing} missing,"
+        f" {ledger.reservation_mismatches} stock rows whose reservation differs from open orders' lines")
+    return ledger
 
 
 def _start_profile(path: Path | None) -> cProfile.Profile | None:
@@ -261,6 +289,7 @@ def _summary(args: argparse.Namespace, settings: Settings, *, generator: str, se
     orders = service.orders
     ratio = orders["rps"] / noop["rps"] if noop["rps"] else float("nan")
     return {
+        **service.ledger.as_json(),
         "orders_per_s": rounded(orders["rps"], 1),
         "p50_ms": rounded(orders["p50_ms"]),
         "p99_ms": rounded(orders["p99_ms"]),
@@ -279,4 +308,102 @@ def _summary(args: argparse.Namespace, settings: Settings, *, generator: str, se
         "synchronous_commit": service.synchronous_commit,
         "load_generator": generator,
         "pool_size": args.pool_size or settings.pool_max_size,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupRun:
+    """One ``serve --workers k`` group's figures for the measured orders."""
+
+    workers: int
+    orders: dict[str, Any]
+    service_cpu_ms_per_order: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    runs: list[_GroupRun]
+    ledger: Ledger
+
+
+async def _measure_groups(args: argparse.Namespace, settings: Settings, *, network: RoadNetwork,
+                          driver: _Driver) -> _Groups:
+    """Stock the stores once in a scratch database, then place orders through ``serve --workers k``
+    for k = 1..N, one group after the other (a fresh process group each), and check the books."""
+    import aiohttp
+
+    from dispatch.bench.city import create_token, seed_stores
+    from dispatch.bench.group import running_group
+    from dispatch.bench.report import say
+    from dispatch.bench.server import running_service, scratch_database
+
+    async with scratch_database(settings) as url:
+        say("stocking the stores on a scratch database")
+        async with (running_service(settings, road_network=network, database_url=url) as service,
+                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session):
+            await seed_stores(session, service.base_url, service.operator_token, driver.city,
+                              quantity=10_000_000)
+            token = await create_token(session, service.base_url, service.operator_token, "order_system")
+        runs, confirmed = [], 0
+        for workers in range(1, args.workers + 1):
+            say(f"serve --workers {workers}: starting")
+            async with running_group(url, workers=workers, operator_token=service.operator_token,
+                                     home=settings.home, road_network=args.road_network) as group:
+                warm = await driver.drive(group.base_url, token, seconds=1.0, tag=f"w{workers}")
+                say(f"serve --workers {workers}: placing orders for {args.seconds:g} s")
+                cpu0 = group.cpu_s()
+                orders = await driver.drive(group.base_url, token, seconds=args.seconds, tag=f"m{workers}",
+                                            db_url=url)
+                cpu_ms = (group.cpu_s() - cpu0) * 1000 / max(1, orders["requests"])
+            confirmed += warm["ok"] + orders["ok"]
+            runs.append(_GroupRun(workers, orders, cpu_ms))
+        ledger = await _checked_books(url, confirmed=confirmed)
+    return _Groups(runs, ledger)
+
+
+def _print_groups_table(args: argparse.Namespace, *, generator: str, groups: _Groups,
+                        noop: dict[str, Any]) -> None:
+    from dispatch.bench.report import print_table
+
+    base = groups.runs[0].orders["rps"] or float("nan")
+    rows = [[f"serve --workers {r.workers}", r.orders["requests"], r.orders["rps"], r.orders["rps"] / base,
+             r.orders["p50_ms"], r.orders["p99_ms"], r.orders["errors"], r.service_cpu_ms_per_order,
+             r.orders["db_cpu_ms_per_request"], r.orders["client_cpu_ms_per_request"]] for r in groups.runs]
+    rows.append(["do-nothing handler (1 process)", noop["requests"], noop["rps"], None, noop["p50_ms"],
+                 noop["p99_ms"], noop["errors"], noop["cpu_ms_per_request"], None,
+                 noop["client_cpu_ms_per_request"]])
+    print_table(
+        f"order intake by API processes: {args.stores} stores, {args.concurrency} connections, {generator}",
+        ["target", "requests", "per second", "× 1 worker", "p50 ms", "p99 ms", "errors",
+         "service CPU ms/req", "PostgreSQL CPU ms/req", "client CPU ms/req"],
+        rows,
+    )
+
+
+def _groups_summary(args: argparse.Namespace, *, generator: str, groups: _Groups,
+                    noop: dict[str, Any]) -> dict[str, Any]:
+    from dispatch.bench.report import rounded
+
+    base = groups.runs[0].orders["rps"]
+    per_k = [{"workers": r.workers, "orders_per_s": rounded(r.orders["rps"], 1),
+              "p50_ms": rounded(r.orders["p50_ms"]), "p99_ms": rounded(r.orders["p99_ms"]),
+              "errors": r.orders["errors"],
+              "scaling": rounded(r.orders["rps"] / base if base else float("nan"), 3),
+              "ratio": rounded(r.orders["rps"] / noop["rps"] if noop["rps"] else float("nan"), 3),
+              "service_cpu_ms_per_order": rounded(r.service_cpu_ms_per_order, 3),
+              "db_cpu_ms_per_order": rounded(r.orders["db_cpu_ms_per_request"], 3),
+              "client_cpu_ms_per_order": rounded(r.orders["client_cpu_ms_per_request"], 3)}
+             for r in groups.runs]
+    top = per_k[-1]
+    return {
+        **groups.ledger.as_json(),
+        **{k: top[k] for k in ("orders_per_s", "p50_ms", "p99_ms", "ratio")},
+        "errors": sum(r.orders["errors"] for r in groups.runs),
+        "workers": per_k,
+        "scaling": top["scaling"],
+        "noop_rps": rounded(noop["rps"], 1),
+        "stores": args.stores,
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "load_generator": generator,
     }

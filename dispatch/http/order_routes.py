@@ -14,6 +14,7 @@ from dispatch.http.fields import path_id, raise_if_invalid
 from dispatch.http.openapi import Endpoint
 from dispatch.http.problems import ApiError
 from dispatch.http.validation import read_json_object
+from dispatch.http.wire_json import json_response
 from dispatch.keys import CLOCK, SERVICES
 from dispatch.logs import bind_order
 from dispatch.orders.model import Order, OrderRequest, request_digest
@@ -69,7 +70,7 @@ async def post_order(request: web.Request) -> web.Response:
     if problem is not None and await services.orders.find_answer(order.order_id) is None:
         raise_if_invalid({"placed_at": problem})
     status, answer = await services.intake.place(order, now=now, actor=principal.actor)
-    return web.json_response(answer, status=status)
+    return json_response(answer, status=status)
 
 
 def order_id_of(request: web.Request) -> str:

@@ -11,10 +11,10 @@ never fails the others.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 
 import asyncpg
+import orjson
 
 from dispatch.orders.lifecycle import Step, event_of, target
 from dispatch.orders.model import Placement, PlaceResult
@@ -179,7 +179,7 @@ class OrderBatcher:
             [p.promised_by for p in ps],
             [p.predicted_delivery_at for p in ps],
             [p.ready_at for p in ps],
-            [json.dumps(p.response) for p in ps],
+            [orjson.dumps(p.response).decode() for p in ps],
             target(Step.RESERVE),
             event_of(Step.RESERVE).value,
             [p.actor.type.value for p in ps],
@@ -191,6 +191,6 @@ class OrderBatcher:
         self.orders += len(ps)
         results: list[PlaceResult] = [PlaceResult("race_lost")] * len(ps)
         for row in rows:
-            response = json.loads(row["response"]) if row["response"] is not None else None
+            response = orjson.loads(row["response"]) if row["response"] is not None else None
             results[order[row["ordinal"] - 1]] = PlaceResult(row["result"], row["request_digest"], response)
         return results

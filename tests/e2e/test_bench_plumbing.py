@@ -49,17 +49,38 @@ def test_bench_intake_prints_its_figures(settings, capsys):
     assert {"orders_per_s", "p50_ms", "p99_ms", "noop_rps", "ratio", "errors", "stores",
             "synchronous_commit"} <= set(summary)
     assert summary["orders"] > 0 and summary["synchronous_commit"] == "on"
+    assert summary["lost_orders"] == 0 and summary["reservation_mismatches"] == 0
+    assert summary["orders_in_database"] >= summary["orders"]
+
+
+def test_bench_intake_workers_measures_each_group_and_loses_nothing(settings, capsys):
+    code = bench_intake.run(arguments(bench_intake, "--stores", "5", "--seconds", "1", "--concurrency", "4",
+                                      "--load-generator", "python", "--workers", "2"), settings)
+    summary = last_line_json(capsys)
+    assert code == 0 and summary["errors"] == 0
+    assert [w["workers"] for w in summary["workers"]] == [1, 2]
+    assert all(w["orders_per_s"] > 0 and w["service_cpu_ms_per_order"] > 0 for w in summary["workers"])
+    assert summary["workers"][0]["scaling"] == 1.0 and summary["scaling"] > 0
+    assert summary["lost_orders"] == 0 and summary["reservation_mismatches"] == 0
 
 
 def test_bench_load_prints_its_figures_and_loses_nothing(settings, capsys):
-    code = bench_load.run(arguments(bench_load, "--seconds", "2", "--stores", "5", "--couriers", "3",
-                                    "--concurrency", "4", "--flood-seconds", "1"), settings)
+    code = bench_load.run(arguments(bench_load, "--seconds", "1", "--stores", "5", "--couriers", "3",
+                                    "--concurrency", "8", "--flood-seconds", "1", "--levels", "0.5"), settings)
     summary = last_line_json(capsys)
-    for name in ("orders", "stock_deltas", "positions", "order_reads"):
-        assert set(summary[name]) == {"rps", "p50_ms", "p99_ms", "errors"}
-        assert summary[name]["errors"] == 0
+    assert [p["name"] for p in summary["phases"]] == ["capacity", "50% rounds off", "50% rounds on"]
+    for phase in summary["phases"]:
+        for name in ("orders", "stock_deltas", "positions", "order_reads", "all"):
+            assert set(phase[name]) == {"rps", "p50_ms", "p99_ms", "errors"}
+            assert phase[name]["errors"] == 0
+        assert phase["lost_orders"] == 0 and phase["reservation_mismatches"] == 0
+        assert phase["orders_in_database"] > 0 and phase["client_cpu_ms_per_request"] > 0
+    assert summary["phases"][1]["rounds"] == 0  # rounds off: only the one at start, before the load
+    assert summary["phases"][1]["target_rps"] == pytest.approx(summary["capacity_rps"] / 2, rel=0.01)
+    assert set(summary["p99_ratio_rounds_on_off"]["0.5"]) == {"orders", "stock_deltas", "positions",
+                                                              "order_reads", "all"}
     assert summary["server_errors_5xx"] == 0 and summary["lost_orders"] == 0
-    assert summary["orders_confirmed"] > 0 and summary["bad_token_slowdown"] > 0
+    assert summary["bad_token_slowdown"] > 0
     assert code == 0
 
 
