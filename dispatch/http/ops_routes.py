@@ -18,12 +18,25 @@ async def ops_summary(request: web.Request) -> web.Response:
     return web.json_response(summary)
 
 
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+ZONE_SUMMARY = s.obj(
+    ["orders", "outcomes", "couriers"],
+    {
+        "orders": {**_COUNTS, "description": "legs by status (an order split in two counts twice)"},
+        "outcomes": {**_COUNTS, "description": "orders by outcome, all time"},
+        "couriers": {**_COUNTS, "description": "couriers by state: off, idle, busy"},
+        "on_time_share_30m": {
+            "type": "number",
+            "description": "on time among the orders judged in the last 30 minutes (absent when none was)",
+        },
+    },
+)
 SUMMARY = s.obj(
     ["at", "backlog", "zones", "at_risk"],
     {
         "at": s.TIMESTAMP,
         "backlog": {"type": "integer"},
-        "zones": {"type": "object"},
+        "zones": {"type": "object", "additionalProperties": ZONE_SUMMARY},
         "failure_reasons": {"type": "object"},
         "at_risk": s.array({"type": "object"}),
         "held": s.array({"type": "object"}),
