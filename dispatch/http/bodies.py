@@ -127,21 +127,23 @@ STOCK_DELTA: Final = Obj(
     )
 )
 
+def sku_lines(count: str, *, minimum: int, where: str, description: str) -> Array:
+    """An order's lines, or a pick result's: 1 to MAX_ORDER_LINES of {sku, <count>}, each SKU once."""
+    return Array(
+        Obj((Field("sku", SKU), Field(count, Integer(minimum=minimum, maximum=MAX_QUANTITY)))),
+        max_items=MAX_ORDER_LINES,
+        min_items=1,
+        min_message="must have at least one line",
+        unique_by="sku",
+        unique_message=f"appears twice in the {where}",
+        description=description,
+    )
+
+
 ORDER_POST: Final = Obj(
     (
         Field("order_id", identifier(max_length=MAX_ID_LENGTH, description="the idempotency key")),
-        Field(
-            "items",
-            Array(
-                Obj((Field("sku", SKU), Field("quantity", Integer(minimum=1, maximum=MAX_QUANTITY)))),
-                max_items=MAX_ORDER_LINES,
-                min_items=1,
-                min_message="must have at least one line",
-                unique_by="sku",
-                unique_message="appears twice in the order",
-                description="each sku at most once",
-            ),
-        ),
+        Field("items", sku_lines("quantity", minimum=1, where="order", description="each sku at most once")),
         Field("drop_off", location(example=EXAMPLE_POINT)),
         Field(
             "placed_at",
@@ -177,13 +179,10 @@ PICK_RESULT: Final = Obj(
     (
         Field(
             "lines",
-            Array(
-                Obj((Field("sku", SKU), Field("picked", Integer(minimum=0, maximum=MAX_QUANTITY)))),
-                max_items=MAX_ORDER_LINES,
-                min_items=1,
-                min_message="must have at least one line",
-                unique_by="sku",
-                unique_message="appears twice in the pick result",
+            sku_lines(
+                "picked",
+                minimum=0,
+                where="pick result",
                 description="what the shelf gave for each line, each sku at most once; a line left out"
                 " was picked in full",
             ),
