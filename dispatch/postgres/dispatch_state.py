@@ -17,9 +17,6 @@ from dispatch.postgres.orders import release_reservations
 UNSERVED = "no courier could take the order"
 ETA_MOVE = timedelta(seconds=60)  # a prediction that moves less is not announced
 ETA_QUIET = timedelta(seconds=30)  # at most one announcement per order in this time
-# A prediction that moves less is not rewritten: every round re-predicts every open order, and
-# rewriting each row for a few seconds' drift filled the WAL that intake's commits wait behind.
-PREDICTION_STEP = timedelta(seconds=20)
 
 
 class PostgresDispatchState:
@@ -180,9 +177,8 @@ class PostgresDispatchState:
     async def update_predictions(
         self, order_ids: Sequence[str], predicted: Sequence[datetime], *, now: datetime
     ) -> int:
-        """Store the round's predictions that moved ``PREDICTION_STEP`` or more; announce a move of a
-        minute or more (``order.eta_updated``), at most once per order per ``ETA_QUIET``. Returns how
-        many were announced."""
+        """Store the round's predictions; announce a move of a minute or more (``order.eta_updated``),
+        at most once per order per ``ETA_QUIET``. Returns how many were announced."""
         if not order_ids:
             return 0
         async with self._pool.acquire() as conn, conn.transaction():
@@ -197,8 +193,7 @@ class PostgresDispatchState:
                 "       FROM unnest($1::text[], $2::timestamptz[]) AS q(order_id, at)"
                 "       JOIN orders c ON c.order_id = q.order_id) AS p"
                 " WHERE o.order_id = p.order_id AND o.status = ANY($4::text[])"
-                " AND (o.predicted_delivery_at IS NULL"
-                "      OR abs(extract(epoch FROM o.predicted_delivery_at - p.at)) >= $7)"
+                " AND o.predicted_delivery_at IS DISTINCT FROM p.at"
                 " RETURNING o.order_id, p.at, p.announce",
                 list(order_ids),
                 list(predicted),
@@ -206,7 +201,6 @@ class PostgresDispatchState:
                 sources(Step.UPDATE_ETA),
                 ETA_MOVE.total_seconds(),
                 ETA_QUIET,
-                PREDICTION_STEP.total_seconds(),
             )
             moved = sorted((r for r in rows if r["announce"]), key=lambda r: r["order_id"])
             await append_events(
