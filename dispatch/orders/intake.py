@@ -29,7 +29,7 @@ from dispatch.orders.tracking import tracking_url
 from dispatch.settings import Policy
 from geo.errors import OutOfArea
 from stores.catalog import StoreCatalog
-from stores.choice import Candidate, StoreConditions, rank_stores
+from stores.choice import Candidate, rank_stores
 from stores.stock_view import StockView
 
 
@@ -129,13 +129,12 @@ class Intake:
         lines = request.line_map
         nearest: int  # set on every pass; the loop runs at least once
         for attempt in (1, 2):
-            open_mask = self.load.open_mask(catalog, now, self.tz)
-            radius_s, taking = self.zones.radius_and_taking(catalog, open_mask)
+            conditions, open_mask = self.planner.conditions_and_open(now)
             choice = rank_stores(
                 node=snap.node,
                 lines=lines,
                 tables=catalog.tables,
-                stores=StoreConditions(catalog.store_ids, radius_s, self.load.ready_in_s(catalog), taking),
+                stores=conditions,
                 stock=self.stock_view,
                 limit=self.policy.store_candidates,
             )

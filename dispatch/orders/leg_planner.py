@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from dispatch.catalog.keeper import CatalogKeeper
 from dispatch.catalog.load import StoreLoad
 from dispatch.catalog.zones import ZoneModeKeeper
@@ -45,10 +47,15 @@ class LegPlanner:
 
     def conditions(self, now: datetime) -> StoreConditions:
         """Per store: id, radius under the zone modes, readiness, and whether it takes orders now."""
+        return self.conditions_and_open(now)[0]
+
+    def conditions_and_open(self, now: datetime) -> tuple[StoreConditions, np.ndarray]:
+        """The conditions, and which stores are open at all (zone modes aside): intake names the
+        zone mode that keeps an open store from taking an order."""
         catalog = self.keeper.current
         open_mask = self.load.open_mask(catalog, now, self.tz)
         radius_s, taking = self.zones.radius_and_taking(catalog, open_mask)
-        return StoreConditions(catalog.store_ids, radius_s, self.load.ready_in_s(catalog), taking)
+        return StoreConditions(catalog.store_ids, radius_s, self.load.ready_in_s(catalog), taking), open_mask
 
     def predict(
         self, candidate: Candidate, ready_at: datetime, node: int, now: datetime

@@ -116,6 +116,13 @@ async def test_a_pick_result_names_only_the_legs_lines(client, db, road_network,
     full = await pick(client, "s1", "o1", store, milk=2)
     assert full.status == 200 and (await full.json())["action"] == "none"
     assert await stock_of(db) == {("s1", "milk"): (5, 2)}
+    # a leg already on its way: too late to say the shelf was short, and nothing moves
+    await client.post("/v1/orders", json=order("o2", road_network, layout["drop"], milk=1), headers=system)
+    await db.execute("UPDATE orders SET status = 'picked_up' WHERE order_id = 'o2'")
+    late = await pick(client, "s1", "o2", store, milk=0)
+    assert late.status == 409 and (await late.json())["error"] == "invalid_transition"
+    assert await stock_of(db) == {("s1", "milk"): (5, 3)}
+    assert await db.fetchval("SELECT pick_result FROM orders WHERE order_id = 'o2'") is None
 
 
 async def test_a_short_pick_with_no_store_in_time_drops_the_line(client, db, road_network, layout, system):  # noqa: F811
