@@ -36,10 +36,14 @@ class PostgresTokenRepository:
         )
 
     async def ensure_static(self, secret: str, *, role: Role, now: datetime) -> None:
-        """Make a configured secret (FLASHDISPATCH_OPERATOR_TOKEN) a valid token."""
+        """Make a configured secret (FLASHDISPATCH_OPERATOR_TOKEN) a valid token.
+
+        Processes starting together (serve --workers, a dispatcher beside the API) all run this;
+        a bare ON CONFLICT absorbs the race on either unique key (token_id and token_hash).
+        """
         await self._pool.execute(
             "INSERT INTO tokens (token_id, token_hash, role, label, created_at)"
-            " VALUES ($1, $2, $3, 'from environment', $4) ON CONFLICT (token_hash) DO NOTHING",
+            " VALUES ($1, $2, $3, 'from environment', $4) ON CONFLICT DO NOTHING",
             "tok_env_" + hash_token(secret).hex()[:12],
             hash_token(secret),
             role.value,
