@@ -77,6 +77,7 @@ class CourierRow:
     route_id: int | None
     route_free_at: datetime | None
     route_end_node: int | None
+    last_handover_at: datetime | None = None  # when its last route's last drop-off was handed over
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,8 +69,10 @@ class PostgresDispatchState:
         rows = await self._pool.fetch(
             "SELECT c.courier_id, c.zone, c.capacity, c.on_shift, c.shift_ends_at, c.lat, c.lon,"
             " c.position_at, r.route_id, (r.plan->>'free_at')::double precision AS free_at_s,"
-            " (r.plan->>'end_node')::integer AS end_node"
+            " (r.plan->>'end_node')::integer AS end_node, d.closed_at AS last_handover_at"
             " FROM couriers c LEFT JOIN routes r ON r.courier_id = c.courier_id AND r.status = 'active'"
+            " LEFT JOIN LATERAL (SELECT closed_at, status FROM routes WHERE courier_id = c.courier_id"
+            "   AND status <> 'active' ORDER BY route_id DESC LIMIT 1) d ON d.status = 'done'"
             " WHERE c.zone = ANY($1::text[])",
             list(zones),
         )
@@ -92,6 +94,7 @@ class PostgresDispatchState:
                     route_id=r["route_id"],
                     route_free_at=free_at,
                     route_end_node=r["end_node"],
+                    last_handover_at=r["last_handover_at"],
                 )
             )
         return out

@@ -86,7 +86,11 @@ def engine_couriers(
     silence_s: float,
     max_snap_m: float,
     default_shift_s: float,
+    after_handover_s: float = 0.0,
 ) -> CourierView:
+    """The couriers as the engine sees them. An idle courier whose last route ended with a
+    handover moments ago is free ``after_handover_s`` after it (the engine's own model: half the
+    service time at the door comes after the handover), not the moment the route closed."""
     states: list[CourierState] = []
     idle: set[str] = set()
     silent: list[str] = []
@@ -117,6 +121,8 @@ def engine_couriers(
             free_at = max(t, epoch(row.route_free_at)) if row.route_free_at else t
         else:
             location, free_at = node, t
+            if row.last_handover_at is not None:
+                free_at = max(t, epoch(row.last_handover_at) + after_handover_s)
             idle.add(row.courier_id)
         states.append(CourierState(row.courier_id, location, free_at, shift_end, row.capacity))
     return CourierView(tuple(states), frozenset(idle), tuple(silent), by_state)

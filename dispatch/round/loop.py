@@ -194,6 +194,7 @@ class DispatchLoop:
             silence_s=self.policy.courier_silence_s,
             max_snap_m=self.policy.max_snap_m,
             default_shift_s=self.policy.default_shift_s,
+            after_handover_s=self.engine_policy.dropoff_half_s,
         )
         if view.silent:
             report.released += await self.couriers.release_silent(view.silent, now=now)
