@@ -71,6 +71,7 @@ _NONE = StoreChoice(candidates=(), nearest_in_range=None)
 # among them (on the bundled district, with 200 stores in reach, the rest is needed for ~7 % of
 # orders), and sorting a prefix costs a third of sorting the whole row.
 _PREFIX = 48
+_CHUNK = 16  # sorted stores read at a time
 
 _new_tuple = tuple.__new__  # builds a Candidate without its Python-level __new__ (~90 ns less)
 
@@ -124,25 +125,33 @@ def rank_stores(
     """
     items = _checked_lines(lines, limit)
     reach, travel = tables.stores_in_reach(node)
-    if reach.shape[0] > _PREFIX:
-        floor = _later_floor(travel, stores.ready_in_s)
-        if floor < math.inf:  # a NaN or infinite floor settles nothing: read the whole row
-            choice = _rank_row(reach[:_PREFIX], travel[:_PREFIX], floor,
-                               items=items, stores=stores, stock=stock, limit=limit)
-            if choice is not None:
-                return choice
+    size, floor = _prefix(travel, stores.ready_in_s, limit)
+    if size < reach.shape[0]:
+        choice = _rank_row(reach[:size], travel[:size], floor,
+                           items=items, stores=stores, stock=stock, limit=limit)
+        if choice is not None:
+            return choice
     choice = _rank_row(reach, travel, math.inf, items=items, stores=stores, stock=stock, limit=limit)
     return _NONE if choice is None else choice
 
 
-def _later_floor(travel: np.ndarray, ready_in_s: np.ndarray) -> float:
-    """No store past the prefix is predicted sooner than this: the row is sorted by travel time.
+def _prefix(travel: np.ndarray, ready_in_s: np.ndarray, limit: int) -> tuple[int, float]:
+    """How many of the row's nearest stores to read first, and a floor under every later prediction.
 
-    Added in the arrays' own dtypes, as the predictions are (rounding is monotonic, so the bound
-    holds exactly).
+    The floor is exact: the row is sorted by travel time, and the floor is added in the arrays'
+    own dtypes, as the predictions are (rounding is monotonic). When readiness varies more than
+    the whole row's travel times, the prefix would rarely settle an order: the whole row then,
+    as for a NaN or infinite floor.
     """
+    count = travel.shape[0]
+    if count <= _PREFIX:
+        return count, math.inf
     fastest = ready_in_s[ready_in_s.argmin()]
-    return float(fastest + travel[_PREFIX])
+    spread = ready_in_s.item(ready_in_s.argmax()) - fastest.item()  # a heuristic: Python floats
+    if not travel.item(min(limit, count) - 1) + spread < travel.item(count - 1):
+        return count, math.inf
+    floor = float(fastest + travel[_PREFIX])
+    return (_PREFIX, floor) if floor < math.inf else (count, math.inf)
 
 
 def _rank_row(
@@ -161,16 +170,18 @@ def _rank_row(
     for the whole row). Stores out of range or closed are skipped as they are met: the usual
     order meets none, and checking a few costs less than masking the whole row.
     """
-    store_list, travel_list = reach.tolist(), travel.tolist()
-    nearest = _first_usable(store_list, travel_list, stores)
+    nearest = _first_usable(reach, travel, stores)
     if nearest is None:
         return None
     ready = stores.ready_in_s
     key = ready.take(reach)
     key += travel  # the prediction, in the dtype the arrays give it
+    order = key.argsort()  # ties among equal keys are settled by the final sort
+    if floor < math.inf and (limit > order.shape[0] or key[order[limit - 1]] >= floor):
+        return None  # even the best keys reach the floor: the prefix cannot settle this order
     found = _scan_by_predicted_delivery(
-        key, floor, store_list=store_list, travel_list=travel_list, items=items, stores=stores,
-        stock=stock, limit=limit,
+        key, order, floor, reach=reach, travel=travel, items=items, stores=stores, stock=stock,
+        limit=limit,
     )  # fmt: skip
     if found is None:
         return None
@@ -184,11 +195,15 @@ def _rank_row(
     )  # fmt: skip
 
 
-def _first_usable(store_list: list[int], travel_list: list[float], stores: StoreConditions) -> int | None:
-    """The nearest open store in range (the row is sorted by travel time), or None."""
+def _first_usable(reach: np.ndarray, travel: np.ndarray, stores: StoreConditions) -> int | None:
+    """The nearest open store in range (the row is sorted by travel time), or None.
+
+    Element by element: the first store nearly always qualifies.
+    """
     radius, is_open = stores.radius_s, stores.is_open
-    for j, s in enumerate(store_list):
-        if travel_list[j] <= radius[s] and is_open[s]:
+    for j in range(reach.shape[0]):
+        s = int(reach[j])
+        if travel[j] <= radius[s] and is_open[s]:
             return s
     return None
 
@@ -208,10 +223,11 @@ def _checked_lines(lines: Mapping[str, int], limit: int) -> tuple[tuple[str, int
 
 def _scan_by_predicted_delivery(
     key: np.ndarray,
+    order: np.ndarray,
     floor: float,
     *,
-    store_list: list[int],
-    travel_list: list[float],
+    reach: np.ndarray,
+    travel: np.ndarray,
     items: tuple[tuple[str, int], ...],
     stores: StoreConditions,
     stock: StockView,
@@ -219,32 +235,33 @@ def _scan_by_predicted_delivery(
 ) -> list[_Found] | None:
     """Usable stores with every line in stock, read in order of predicted delivery until ``limit``.
 
-    Reading stops once ``limit`` are found and the next key is later than the last one (equal
-    keys are kept, so the final sort can settle ties on depth and id). A key at or past ``floor``
-    means a store not given could come first: None, unless ``floor`` is ``inf`` (the whole row;
-    an infinite prediction never delivers). Running out of given stores short of that is None
-    too, unless it is the whole row.
+    The sorted order is read a chunk at a time: few stores are ever needed. Reading stops once
+    ``limit`` are found and the next key is later than the last one (equal keys are kept, so the
+    final sort can settle ties on depth and id). A key at or past ``floor`` means a store not
+    given could come first: None, unless ``floor`` is ``inf`` (the whole row; an infinite
+    prediction never delivers). Running out of given stores short of that is None too, unless
+    it is the whole row.
     """
-    keys = key.tolist()
     radius, is_open, store_ids = stores.radius_s, stores.is_open, stores.store_ids
     skus_of = stock.store_skus
     found: list[_Found] = []
     bound = math.inf
-    for j in key.argsort().tolist():  # ties among equal keys are settled by the final sort
-        p = keys[j]
-        if p > bound:
-            return found
-        if p >= floor:
-            return None if floor < math.inf else found
-        s, t = store_list[j], travel_list[j]
-        if t > radius[s] or not is_open[s]:
-            continue
-        depth = _spare_depth(skus_of(store_ids[s]), items)
-        if depth < 0:
-            continue
-        found.append((p, -int(depth), store_ids[s], s, t))
-        if len(found) == limit:
-            bound = p
+    for start in range(0, order.shape[0], _CHUNK):
+        for j in order[start : start + _CHUNK].tolist():
+            p = key.item(j)
+            if p > bound:
+                return found
+            if p >= floor:
+                return None if floor < math.inf else found
+            s, t = reach.item(j), travel.item(j)
+            if t > radius[s] or not is_open[s]:
+                continue
+            depth = _spare_depth(skus_of(store_ids[s]), items)
+            if depth < 0:
+                continue
+            found.append((p, -int(depth), store_ids[s], s, t))
+            if len(found) == limit:
+                bound = p
     return found if floor == math.inf else None
 
 

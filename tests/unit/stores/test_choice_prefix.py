@@ -52,7 +52,8 @@ def test_rank_stores_equals_whole_row_ranking(district_network, tables, seed):
         sid: {sku: int(rng.integers(0, 2 if scarce else 4)) for sku in skus if rng.random() < 0.7}
         for sid in ids
     })
-    ready = np.round(rng.uniform(0, 900, N_STORES), -1 if seed % 2 else 2)  # coarse: equal keys
+    spread = 3000 if seed % 4 == 0 else 900  # wider than every row: the whole row at once
+    ready = np.round(rng.uniform(0, spread, N_STORES), -1 if seed % 2 else 2)  # coarse: equal keys
     radius = rng.uniform(300, CUTOFF_S, N_STORES) if seed % 3 else np.full(N_STORES, CUTOFF_S)
     is_open = rng.random(N_STORES) > rng.choice([0.0, 0.3, 0.9])
     stores = StoreConditions(ids, radius, ready, is_open)
