@@ -202,8 +202,8 @@ def _first_usable(reach: np.ndarray, travel: np.ndarray, stores: StoreConditions
     """
     radius, is_open = stores.radius_s, stores.is_open
     for j in range(reach.shape[0]):
-        s = int(reach[j])
-        if travel[j] <= radius[s] and is_open[s]:
+        s = reach.item(j)
+        if travel.item(j) <= radius.item(s) and is_open.item(s):
             return s
     return None
 
@@ -254,7 +254,7 @@ def _scan_by_predicted_delivery(
             if p >= floor:
                 return None if floor < math.inf else found
             s, t = reach.item(j), travel.item(j)
-            if t > radius[s] or not is_open[s]:
+            if not (t <= radius.item(s) and is_open.item(s)):  # out of range (NaN too) or closed
                 continue
             depth = _spare_depth(skus_of(store_ids[s]), items)
             if depth < 0:

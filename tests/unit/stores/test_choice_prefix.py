@@ -29,7 +29,7 @@ def _whole_row(node, lines, tables, stores, stock, limit):
     reach, travel = tables.stores_in_reach(node)
     ranked, nearest = [], None
     for s, t in zip(reach.tolist(), travel.tolist(), strict=True):
-        if t > stores.radius_s[s] or not stores.is_open[s]:
+        if not (t <= stores.radius_s[s] and stores.is_open[s]):
             continue
         if nearest is None:
             nearest = s
@@ -55,6 +55,7 @@ def test_rank_stores_equals_whole_row_ranking(district_network, tables, seed):
     spread = 3000 if seed % 4 == 0 else 900  # wider than every row: the whole row at once
     ready = np.round(rng.uniform(0, spread, N_STORES), -1 if seed % 2 else 2)  # coarse: equal keys
     radius = rng.uniform(300, CUTOFF_S, N_STORES) if seed % 3 else np.full(N_STORES, CUTOFF_S)
+    radius[rng.random(N_STORES) < 0.05] = math.nan  # a NaN radius serves nobody
     is_open = rng.random(N_STORES) > rng.choice([0.0, 0.3, 0.9])
     stores = StoreConditions(ids, radius, ready, is_open)
     compared = 0
