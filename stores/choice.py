@@ -174,8 +174,7 @@ def _rank_row(
     if nearest is None:
         return None
     ready = stores.ready_in_s
-    key = ready.take(reach)
-    key += travel  # the prediction, in the dtype the arrays give it
+    key = ready.take(reach) + travel  # the prediction, in the dtype the arrays give it
     order = key.argsort()  # ties among equal keys are settled by the final sort
     if floor < math.inf and (limit > order.shape[0] or key[order[limit - 1]] >= floor):
         return None  # even the best keys reach the floor: the prefix cannot settle this order

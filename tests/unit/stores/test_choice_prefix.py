@@ -82,3 +82,16 @@ def test_rank_stores_reads_whole_row_when_readiness_is_nan(district_network, tab
     node = int(tables.store_nodes[0])
     choice = rank_stores(node=node, lines={"a": 1}, tables=tables, stores=stores, stock=stock)
     assert choice.candidates[0].store_index == 0
+
+
+def test_rank_stores_takes_integer_readiness(district_network, tables):
+    ids = [f"s{i:03d}" for i in range(N_STORES)]
+    stock = StockView({sid: {"a": 1} for sid in ids})
+    ready = np.arange(N_STORES, dtype=np.int64) * 7
+    radius, is_open = np.full(N_STORES, CUTOFF_S), np.ones(N_STORES, dtype=bool)
+    node = int(tables.store_nodes[3])
+    choice = rank_stores(node=node, lines={"a": 1}, tables=tables, stock=stock,
+                         stores=StoreConditions(ids, radius, ready, is_open))
+    expected, nearest = _whole_row(node, {"a": 1}, tables, StoreConditions(ids, radius, ready, is_open), stock, 5)
+    assert [tuple(c) for c in choice.candidates] == expected
+    assert choice.nearest_in_range == nearest
