@@ -176,7 +176,7 @@ def _rank_row(
     ready = stores.ready_in_s
     key = ready.take(reach) + travel  # the prediction, in the dtype the arrays give it
     order = key.argsort()  # ties among equal keys are settled by the final sort
-    if floor < math.inf and (limit > order.shape[0] or key[order[limit - 1]] >= floor):
+    if floor < math.inf and (limit > order.shape[0] or key.item(order.item(limit - 1)) >= floor):
         return None  # even the best keys reach the floor: the prefix cannot settle this order
     found = _scan_by_predicted_delivery(
         key, order, floor, reach=reach, travel=travel, items=items, stores=stores, stock=stock,
@@ -187,7 +187,7 @@ def _rank_row(
     found.sort()
     return StoreChoice(
         tuple([
-            _new_tuple(Candidate, (s, sid, t, float(ready[s]), p, -neg_depth))
+            _new_tuple(Candidate, (s, sid, t, float(ready.item(s)), p, -neg_depth))
             for p, neg_depth, sid, s, t in found[:limit]
         ]),
         nearest,
