@@ -51,14 +51,21 @@ class PromiseErrors:
         self.quantile = quantile
         self.min_samples = min_samples
         self._errors: dict[str, deque[float]] = {}
+        self._margins: dict[str, float] = {}  # per zone, until its next error: intake asks per order
 
     def observe(self, zone: str, error_s: float) -> None:
         self._errors.setdefault(zone, deque(maxlen=self.window)).append(error_s)
+        self._margins.pop(zone, None)
 
     def margin_s(self, zone: str) -> float:
         """What a promise in ``zone`` must leave beyond the prediction: the upper quantile of its
         recent errors, never negative; 0 until there are ``min_samples`` of them."""
-        errors = self._errors.get(zone)
-        if errors is None or len(errors) < self.min_samples:
-            return 0.0
-        return max(0.0, float(np.quantile(np.fromiter(errors, float), self.quantile)))
+        margin = self._margins.get(zone)
+        if margin is None:
+            errors = self._errors.get(zone)
+            if errors is None or len(errors) < self.min_samples:
+                margin = 0.0
+            else:
+                margin = max(0.0, float(np.quantile(np.fromiter(errors, float), self.quantile)))
+            self._margins[zone] = margin
+        return margin
