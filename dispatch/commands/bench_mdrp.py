@@ -77,13 +77,9 @@ def run(args: argparse.Namespace, settings: object) -> int:
 def _bench_one(inst_dir: Path, out_dir: Path, *, policy_name: str, stack: int = 1) -> dict[str, Any]:
     import time
 
-    from dispatch.sim.mdrp import (
-        load_instance,
-        mdrp_policy,
-        simulate,
-        write_solution,
-    )
+    from dispatch.sim.mdrp import mdrp_policy, simulate, write_solution
     from dispatch.sim.mdrp_check import judge_solution, solution_metrics
+    from dispatch.sim.mdrp_format import load_instance
     from dispatch.sim.mdrp_stack import stack_instance
 
     instance = load_instance(inst_dir)

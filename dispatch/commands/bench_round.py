@@ -32,7 +32,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from dispatch.engine.model import CourierState, EnginePolicy, OpenOrder, TravelTime
-    from dispatch.sim.mdrp import MdrpInstance
+    from dispatch.sim.mdrp_format import MdrpInstance
     from geo.network import RoadNetwork
 
 DEFAULT_KS = "1,2,4,8,16"
@@ -109,7 +109,8 @@ def _say(message: str) -> None:
 
 
 def _instance_rounds(args: argparse.Namespace, ks: list[int], cache: Path) -> list[dict[str, Any]]:
-    from dispatch.sim.mdrp import MINUTE_S, load_instance, mdrp_policy
+    from dispatch.sim.mdrp import MINUTE_S, mdrp_policy
+    from dispatch.sim.mdrp_format import load_instance
 
     instance = load_instance(args.instance)
     captured = _busiest_round(instance, cache, policy_name=args.policy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dispatch.sim.mdrp import MdrpCourier, MdrpInstance, MdrpOrder
+from dispatch.sim.mdrp_format import MdrpCourier, MdrpInstance, MdrpOrder
 
 
 def stack_instance(instance: MdrpInstance, copies: int) -> MdrpInstance:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.sim.mdrp import MdrpInstance
 from dispatch.sim.mdrp_check.parse import parse_solution
 from dispatch.sim.mdrp_check.travel import EuclideanTravel
+from dispatch.sim.mdrp_format import MdrpInstance
 
 
 @dataclass(frozen=True, slots=True)

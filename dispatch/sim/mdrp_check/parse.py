@@ -12,7 +12,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.sim.mdrp import ASSIGNMENTS_FILE, COURIERS_FILE, ORDERS_FILE, MdrpInstance
+from dispatch.sim.mdrp_format import ASSIGNMENTS_FILE, COURIERS_FILE, ORDERS_FILE, MdrpInstance
 
 ORDER_COLUMNS = ("order", "placement_time", "ready_time", "pickup_time", "dropoff_time", "courier")
 

@@ -16,9 +16,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dispatch.sim.mdrp import MdrpInstance
 from dispatch.sim.mdrp_check.parse import AssignmentRow, OrderRow, ParsedSolution, parse_solution
 from dispatch.sim.mdrp_check.travel import EuclideanTravel
+from dispatch.sim.mdrp_format import MdrpInstance
 
 _TRANSIT = ""  # place of a courier between departure and arrival
 

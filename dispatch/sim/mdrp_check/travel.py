@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from dispatch.sim.mdrp import MdrpInstance
+from dispatch.sim.mdrp_format import MdrpInstance
 
 
 class EuclideanTravel:

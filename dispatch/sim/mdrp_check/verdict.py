@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.sim.mdrp import MdrpInstance
 from dispatch.sim.mdrp_check.metrics import solution_metrics
 from dispatch.sim.mdrp_check.rules import check_solution
+from dispatch.sim.mdrp_format import MdrpInstance
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.sim.mdrp import (
+from dispatch.sim.mdrp import simulate, write_solution
+from dispatch.sim.mdrp_check import check_solution, solution_metrics
+from dispatch.sim.mdrp_format import (
     ASSIGNMENTS_FILE,
     COURIERS_FILE,
     ORDERS_FILE,
     MdrpFormatError,
     load_instance,
-    simulate,
-    write_solution,
 )
-from dispatch.sim.mdrp_check import check_solution, solution_metrics
 
 TINY = Path(__file__).resolve().parents[2] / "data" / "mdrp" / "tiny"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.sim.mdrp import (
+from dispatch.sim.mdrp_check import check_solution, lower_bound_ctd, solution_metrics
+from dispatch.sim.mdrp_format import (
     ASSIGNMENTS_FILE,
     COURIERS_FILE,
     ORDERS_FILE,
@@ -15,7 +16,6 @@ from dispatch.sim.mdrp import (
     MdrpInstance,
     MdrpOrder,
 )
-from dispatch.sim.mdrp_check import check_solution, lower_bound_ctd, solution_metrics
 
 # Restaurant r1 at the origin; o1 10 min east, o2 10 min north (15 min from o1); c1 starts
 # 5 min east of r1. c1 leaves at 5, reaches r1 at 10, picks up at 12, leaves at 14, drops
