@@ -163,7 +163,18 @@ class Couriers:
                 {"order_id": first["order_ids"][0], "type": "rejected"},
             )
             return
+        self._note_planned_drop_offs(tasks["stops"])
         self._ride(courier, tasks["stops"])
+
+    def _note_planned_drop_offs(self, stops: list[Json]) -> None:
+        """What the service told the courier, for the report's ETA error once assigned."""
+        for stop in stops:
+            if stop["kind"] != "dropoff" or not stop.get("planned_at"):
+                continue
+            for unit in stop["order_ids"]:
+                record = self.records.get(order_of(unit))
+                if record is not None and unit not in record.planned_on_route_s:
+                    record.planned_on_route_s[unit] = self.events.sim_s(stop["planned_at"])
 
     def _move_to(self, courier: CourierSim, stop: Json) -> None:
         """Ride (still idle, still assignable) to where dispatch asks the courier to wait."""

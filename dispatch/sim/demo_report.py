@@ -53,6 +53,7 @@ def summarize(result: DemoResult, *, sla_s: float = SLA_S) -> dict:
     accounted = outcomes["on_time"] + outcomes["late"] + outcomes["cancelled"] + outcomes["failed"]
     return {
         **promise_figures(delivered),
+        **assigned_eta_figures(delivered),
         **shelf_figures(placed),
         "orders_requested": len(records),
         "orders_placed": len(placed),
@@ -184,6 +185,25 @@ def format_report(figures: dict) -> str:
     return "\n".join(lines)
 
 
+def assigned_eta_figures(delivered: list[OrderRecord]) -> dict:
+    """How honest the time a courier's task plans is (delivered − planned when the courier took
+    the route; for an order of several legs, its last planned drop-off): what the tracking page
+    and the courier show once an order is on a route, next to intake's prediction."""
+    error = np.array([
+        r.delivered_s - max(r.planned_on_route_s[u] for u in r.legs)
+        for r in delivered
+        if r.delivered_s is not None and r.legs and all(u in r.planned_on_route_s for u in r.legs)
+    ]) / 60.0  # fmt: skip
+    if not len(error):
+        return {"assigned_eta_error_min_p50": None, "assigned_eta_error_min_p90": None,
+                "assigned_eta_error_min_bias": None}
+    return {
+        "assigned_eta_error_min_p50": round(float(np.percentile(np.abs(error), 50)), 2),
+        "assigned_eta_error_min_p90": round(float(np.percentile(np.abs(error), 90)), 2),
+        "assigned_eta_error_min_bias": round(float(error.mean()), 2),
+    }
+
+
 def _promise_error_line(figures: dict) -> str:
     if figures["promise_error_min_bias"] is None:
         return "promise error           n/a"
@@ -191,6 +211,13 @@ def _promise_error_line(figures: dict) -> str:
         f"promise error |p50|/|p90|/bias  {figures['promise_error_min_p50']} / "
         f"{figures['promise_error_min_p90']} / {figures['promise_error_min_bias']:+} min"
         "   (delivered − predicted at intake)"
+        + (
+            f"\n  once on a route       {figures['assigned_eta_error_min_p50']} / "
+            f"{figures['assigned_eta_error_min_p90']} / {figures['assigned_eta_error_min_bias']:+} min"
+            "   (delivered − the courier's planned drop-off)"
+            if figures.get("assigned_eta_error_min_bias") is not None
+            else ""
+        )
     )
 
 

@@ -23,6 +23,8 @@ class OrderRecord:
     courier_id: str | None = None
     packed_s: float | None = None
     predicted_s: float | None = None  # the 201 answer's predicted delivery (sim seconds)
+    # per leg: the drop-off time the courier's task planned when the courier took the route
+    planned_on_route_s: dict[str, float] = field(default_factory=dict)
     promised_s: float | None = None  # the promise the order was given (sim seconds)
     refusal: str | None = None  # the error code of a refused order (out_of_stock, over_capacity, ...)
     extension_min: int = 0  # minutes a zone mode added to the promise

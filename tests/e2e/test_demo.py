@@ -73,6 +73,18 @@ async def test_small_demo_accounts_for_every_order_through_the_api(demo_settings
             figures["short_picks"])
         assert await conn.fetchval("SELECT count(*) FROM order_events WHERE type = 'order.leg_added'") == (
             figures["legs_added"] + figures["orders_split"])
+        # the ETA once on a route: the report's bias is the log's (delivered − the drop-off the
+        # leg's last route predicted when it was committed; an order's last leg), within rounding
+        planned_bias = await conn.fetchval(
+            "WITH planned AS (SELECT DISTINCT ON (order_id, coalesce((data->>'leg')::int, 1)) order_id,"
+            "   (data->>'predicted_delivery_at')::timestamptz AS at FROM order_events"
+            "   WHERE type = 'order.assigned' ORDER BY order_id, coalesce((data->>'leg')::int, 1), event_id DESC)"
+            " SELECT avg(extract(epoch FROM d.at - p.at)) / 60 FROM"
+            " (SELECT coalesce(leg_of, order_id) AS order_id, max(delivered_at) AS at FROM orders GROUP BY 1) d"
+            " JOIN (SELECT order_id, max(at) AS at FROM planned GROUP BY 1) p USING (order_id)"
+            " JOIN orders o USING (order_id) WHERE o.outcome IN ('on_time', 'late')")
+        assert abs(float(planned_bias) - figures["assigned_eta_error_min_bias"]) <= 0.02, planned_bias
+        assert 0 <= figures["assigned_eta_error_min_p50"] <= figures["assigned_eta_error_min_p90"]
         # each order's outcome in the database is the one the report counts
         stored = dict(await conn.fetch("SELECT outcome, count(*) FROM orders WHERE leg_of IS NULL GROUP BY outcome"))
         assert stored == {k: n for k, n in outcomes.items() if n}, stored
