@@ -153,6 +153,7 @@ def format_report(figures: dict) -> str:
         f"promise kept (as given) {_pct(figures['on_time_vs_promise']):>8}"
         f"   within plain 30 min {_pct(figures['on_time_vs_30min'])}",
         _promise_error_line(figures),
+        *_assigned_eta_line(figures),
         f"courier utilization     {_pct(figures['courier_utilization']):>8}",
         f"orders / courier-hour   {figures['orders_per_courier_hour']:>8}",
         f"orders split (2 shops)  {figures['orders_split']:>8}",
@@ -211,14 +212,18 @@ def _promise_error_line(figures: dict) -> str:
         f"promise error |p50|/|p90|/bias  {figures['promise_error_min_p50']} / "
         f"{figures['promise_error_min_p90']} / {figures['promise_error_min_bias']:+} min"
         "   (delivered − predicted at intake)"
-        + (
-            f"\n  once on a route       {figures['assigned_eta_error_min_p50']} / "
-            f"{figures['assigned_eta_error_min_p90']} / {figures['assigned_eta_error_min_bias']:+} min"
-            "   (delivered − the courier's planned drop-off)"
-            if figures.get("assigned_eta_error_min_bias") is not None
-            else ""
-        )
     )
+
+
+def _assigned_eta_line(figures: dict) -> list[str]:
+    """The ETA once on a route, under intake's (no line when no order was tracked on a route)."""
+    if figures.get("assigned_eta_error_min_bias") is None:
+        return []
+    return [
+        f"  once on a route       {figures['assigned_eta_error_min_p50']} / "
+        f"{figures['assigned_eta_error_min_p90']} / {figures['assigned_eta_error_min_bias']:+} min"
+        "   (delivered − the courier's planned drop-off)"
+    ]
 
 
 def _pct(value: float | None) -> str:
