@@ -97,6 +97,7 @@ class _Phase:
     round_ms_mean: float
     ledger: Ledger
     extra: dict[str, Any]
+    wal_bytes: int  # WAL the database wrote during the mix (rounds' predictions and events included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ async def _phase(bench: _Bench, *, name: str, rounds_on: bool, level: float | No
     from dispatch.bench.report import say
     from dispatch.bench.server import running_service, scratch_database
     from dispatch.postgres.ledger import read_ledger
+    from dispatch.postgres.wal import wal_position
 
     args, settings = bench.args, bench.settings
     env = {} if rounds_on else {"FLASHDISPATCH_DISPATCH_INTERVAL_S": str(ROUNDS_OFF_INTERVAL_S)}
@@ -157,15 +159,17 @@ async def _phase(bench: _Bench, *, name: str, rounds_on: bool, level: float | No
         async with running_group(url, workers=args.workers, operator_token=service.operator_token,
                                  home=settings.home, env=env, road_network=args.road_network) as group:
             rounds0 = await _first_round(group)
+            wal0 = await wal_position(url)
             result = await _mixed(bench, group.base_url, token, service.operator_token, couriers,
                                   tag=f"{len(name)}{name[:2]}{int(rounds_on)}", target_rps=target)
             rounds1 = await _rounds(group)
+            wal_bytes = await wal_position(url) - wal0
             extra = await _flood(bench, group, token) if level is None else {}
         placed = [*result.extra.get("placed", []), *extra.pop("placed", [])]
         ledger = await read_ledger(url, confirmed=placed)
     count, seconds = rounds1[0] - rounds0[0], rounds1[1] - rounds0[1]
     return _Phase(name, rounds_on, level, target, result, int(count),
-                  seconds * 1000 / count if count else float("nan"), ledger, extra)
+                  seconds * 1000 / count if count else float("nan"), ledger, extra, wal_bytes)
 
 
 async def _seed(base_url: str, operator_token: str, city: BenchCity, *,
@@ -296,10 +300,10 @@ def _print_load_table(args: argparse.Namespace, phases: list[_Phase]) -> None:
     )
     print_table(
         "per phase",
-        ["phase", "target /s", "rounds", "round ms (mean)", "client CPU ms/req", "client cores",
+        ["phase", "target /s", "rounds", "round ms (mean)", "WAL MB", "client CPU ms/req", "client cores",
          "orders in db", "lost", "reservation mismatches"],
-        [[p.name, p.target_rps, p.rounds, p.round_ms_mean, *_client_cpu(p), p.ledger.orders, p.ledger.missing,
-          p.ledger.reservation_mismatches] for p in phases],
+        [[p.name, p.target_rps, p.rounds, p.round_ms_mean, p.wal_bytes / 1e6, *_client_cpu(p),
+          p.ledger.orders, p.ledger.missing, p.ledger.reservation_mismatches] for p in phases],
     )
     for phase in phases:
         for name, samples in phase.result.samples.items():
@@ -317,7 +321,8 @@ def _summary(args: argparse.Namespace, phases: list[_Phase], *, capacity_rps: fl
                 "target_rps": rounded(p.target_rps or float("nan"), 1),
                 **{n: p.result.figures(n).as_json() for n in ENDPOINTS},
                 "all": _all_requests(p.result).as_json(), "rounds": p.rounds,
-                "round_ms_mean": rounded(p.round_ms_mean, 1), "client_cpu_ms_per_request": rounded(cpu_ms, 3),
+                "round_ms_mean": rounded(p.round_ms_mean, 1), "wal_mb": rounded(p.wal_bytes / 1e6, 2),
+                "client_cpu_ms_per_request": rounded(cpu_ms, 3),
                 "client_cores": rounded(cores, 2), **p.ledger.as_json()}
 
     ratios = {f"{level:g}": _p99_ratios(phases, level) for level in args.level_list}
