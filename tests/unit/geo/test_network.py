@@ -63,6 +63,25 @@ def test_travel_time_matches_networkx_dijkstra(district):
     assert district.travel_time_s(7, 7) == 0.0
 
 
+def test_a_round_s_worth_of_origins_is_searched_once(district, monkeypatch):
+    import geo.network
+
+    searches = []
+    real = geo.network.dijkstra
+
+    def counted(*args, **kwargs):
+        searches.append(kwargs.get("indices"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(geo.network, "dijkstra", counted)
+    origins = range(200, 600, 2)  # 200 drop-offs, as a round's candidate bundles give them
+    first = [district.travel_time_s(a, a + 1) for a in origins]
+    assert len(searches) <= len(origins)
+    searches.clear()
+    assert [district.travel_time_s(a, a + 1) for a in origins] == first
+    assert searches == []  # every origin kept (the bundled district fits whole)
+
+
 def test_road_network_is_immutable(district):
     with pytest.raises(AttributeError):
         district.node_count = 3
