@@ -72,7 +72,8 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     url = app.get(DATABASE_URL)
     if not url:
         url = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
-    async with await create_pool(url, max_size=settings.pool_max_size) as pool:
+    name = f"flashdispatch-{app[ROLE]}"  # -all, -api, -dispatcher, -relay
+    async with await create_pool(url, max_size=settings.pool_max_size, application_name=name) as pool:
         async with pool.acquire() as conn:
             applied = await apply_migrations(conn)
         if applied:

@@ -144,22 +144,29 @@ async def running_noop() -> AsyncIterator[str]:
 
 async def backend_cpu_s(url: str) -> float:
     """CPU seconds used so far by the server processes of this database's sessions (Linux /proc)."""
+    return sum((await backend_cpu_by_application(url)).values())
+
+
+async def backend_cpu_by_application(url: str) -> dict[str, float]:
+    """The same, per ``application_name`` of the sessions (the service's pools name their role)."""
     import os as _os
 
     conn = await asyncpg.connect(url)
     try:
-        pids = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        sessions = await conn.fetch(
+            "SELECT pid, application_name FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     finally:
         await conn.close()
     ticks = _os.sysconf("SC_CLK_TCK")
-    total = 0
-    for row in pids:
+    totals: dict[str, float] = {}
+    for row in sessions:
         try:
             with open(f"/proc/{row['pid']}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue  # not on Linux, or the backend is gone
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / ticks
+        name = row["application_name"] or "other"
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return totals

@@ -98,6 +98,8 @@ class _Phase:
     ledger: Ledger
     extra: dict[str, Any]
     wal_bytes: int  # WAL the database wrote during the mix (rounds' predictions and events included)
+    service_cpu_s: float  # the serve --workers group (API processes, dispatcher, parent) during the mix
+    database_cpu_s: dict[str, float]  # PostgreSQL's sessions during the mix, by application_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ async def _phase(bench: _Bench, *, name: str, rounds_on: bool, level: float | No
     """A scratch database, seeded; a ``serve --workers`` group over it; the load; the books."""
     from dispatch.bench.group import running_group
     from dispatch.bench.report import say
-    from dispatch.bench.server import running_service, scratch_database
+    from dispatch.bench.server import backend_cpu_by_application, running_service, scratch_database
     from dispatch.postgres.ledger import read_ledger
     from dispatch.postgres.wal import wal_position
 
@@ -159,17 +161,20 @@ async def _phase(bench: _Bench, *, name: str, rounds_on: bool, level: float | No
         async with running_group(url, workers=args.workers, operator_token=service.operator_token,
                                  home=settings.home, env=env, road_network=args.road_network) as group:
             rounds0 = await _first_round(group)
-            wal0 = await wal_position(url)
+            wal0, cpu0, db0 = await wal_position(url), group.cpu_s(), await backend_cpu_by_application(url)
             result = await _mixed(bench, group.base_url, token, service.operator_token, couriers,
                                   tag=f"{len(name)}{name[:2]}{int(rounds_on)}", target_rps=target)
             rounds1 = await _rounds(group)
             wal_bytes = await wal_position(url) - wal0
+            cpu_s, db1 = group.cpu_s() - cpu0, await backend_cpu_by_application(url)
+            db_cpu_s = {name: round(db1[name] - db0.get(name, 0.0), 2) for name in sorted(db1)}
             extra = await _flood(bench, group, token) if level is None else {}
         placed = [*result.extra.get("placed", []), *extra.pop("placed", [])]
         ledger = await read_ledger(url, confirmed=placed)
     count, seconds = rounds1[0] - rounds0[0], rounds1[1] - rounds0[1]
     return _Phase(name, rounds_on, level, target, result, int(count),
-                  seconds * 1000 / count if count else float("nan"), ledger, extra, wal_bytes)
+                  seconds * 1000 / count if count else float("nan"), ledger, extra, wal_bytes,
+                  cpu_s, db_cpu_s)
 
 
 async def _seed(base_url: str, operator_token: str, city: BenchCity, *,
@@ -300,15 +305,22 @@ def _print_load_table(args: argparse.Namespace, phases: list[_Phase]) -> None:
     )
     print_table(
         "per phase",
-        ["phase", "target /s", "rounds", "round ms (mean)", "WAL MB", "client CPU ms/req", "client cores",
-         "orders in db", "lost", "reservation mismatches"],
-        [[p.name, p.target_rps, p.rounds, p.round_ms_mean, p.wal_bytes / 1e6, *_client_cpu(p),
-          p.ledger.orders, p.ledger.missing, p.ledger.reservation_mismatches] for p in phases],
+        ["phase", "target /s", "rounds", "round ms (mean)", "WAL MB", "service CPU s",
+         "PostgreSQL CPU s (api, disp.)", "client CPU ms/req", "client cores", "orders in db", "lost",
+         "reservation mismatches"],
+        [[p.name, p.target_rps, p.rounds, p.round_ms_mean, p.wal_bytes / 1e6, p.service_cpu_s,
+          _by_role(p.database_cpu_s), *_client_cpu(p), p.ledger.orders, p.ledger.missing,
+          p.ledger.reservation_mismatches] for p in phases],
     )
     for phase in phases:
         for name, samples in phase.result.samples.items():
             for sample in samples[:3]:
                 say(f"error on {name} ({phase.name}): {sample}")
+
+
+def _by_role(cpu: dict[str, float]) -> str:
+    """PostgreSQL's CPU for the API processes' sessions and the dispatcher's, as one table cell."""
+    return f"{cpu.get('flashdispatch-api', 0.0):.2f}, {cpu.get('flashdispatch-dispatcher', 0.0):.2f}"
 
 
 def _summary(args: argparse.Namespace, phases: list[_Phase], *, capacity_rps: float) -> dict[str, Any]:
@@ -322,6 +334,7 @@ def _summary(args: argparse.Namespace, phases: list[_Phase], *, capacity_rps: fl
                 **{n: p.result.figures(n).as_json() for n in ENDPOINTS},
                 "all": _all_requests(p.result).as_json(), "rounds": p.rounds,
                 "round_ms_mean": rounded(p.round_ms_mean, 1), "wal_mb": rounded(p.wal_bytes / 1e6, 2),
+                "service_cpu_s": rounded(p.service_cpu_s, 2), "database_cpu_s": p.database_cpu_s,
                 "client_cpu_ms_per_request": rounded(cpu_ms, 3),
                 "client_cores": rounded(cores, 2), **p.ledger.as_json()}
 

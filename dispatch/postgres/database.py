@@ -106,12 +106,16 @@ def resolve_database_url(database_url: str | None, home: Path) -> str:
     return database_url or embedded_database_url(home)
 
 
-async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose sessions keep plans generic (cheap repeated statements on the hot path)."""
+async def create_pool(
+    url: str, *, max_size: int = 10, application_name: str = "flashdispatch"
+) -> asyncpg.Pool:
+    """A pool whose sessions keep plans generic (cheap repeated statements on the hot path) and
+    say which process they serve (``application_name``, as ``pg_stat_activity`` shows it)."""
     return await asyncpg.create_pool(
         url,
         min_size=1,
         max_size=max_size,
-        server_settings={"plan_cache_mode": "force_generic_plan", "timezone": "UTC"},
+        server_settings={"plan_cache_mode": "force_generic_plan", "timezone": "UTC",
+                         "application_name": application_name},
         command_timeout=30,
     )

@@ -79,6 +79,7 @@ def test_bench_load_prints_its_figures_and_loses_nothing(settings, capsys):
         assert phase["lost_orders"] == 0 and phase["reservation_mismatches"] == 0
         assert phase["orders_in_database"] > 0 and phase["client_cpu_ms_per_request"] > 0
         assert phase["wal_mb"] > 0  # the orders were written
+        assert phase["service_cpu_s"] > 0 and phase["database_cpu_s"]["flashdispatch-api"] > 0
     assert summary["phases"][1]["rounds"] == 0  # rounds off: only the one at start, before the load
     assert summary["phases"][1]["target_rps"] == pytest.approx(summary["capacity_rps"] / 2, rel=0.01)
     assert set(summary["p99_ratio_rounds_on_off"]["0.5"]) == {"orders", "stock_deltas", "positions",
