@@ -154,17 +154,19 @@ def _start_partitions(
     now: float,
     policy: EnginePolicy,
     sizes: Sequence[int],
-) -> list[tuple[Bundle, ...]]:
-    """The distinct partitions the bundler makes at each of the given target sizes."""
-    starts: list[tuple[Bundle, ...]] = []
+) -> Iterator[tuple[Bundle, ...]]:
+    """The distinct partitions the bundler makes at each of the given target sizes, built as they
+    are asked for: when the budget ends after the first (thousands of open orders), the others,
+    the costly ones, are never built."""
+    made: list[tuple[Bundle, ...]] = []
     for size in sizes:
         part = build_bundles(orders, travel=travel, now=now, policy=policy, target_size=size)
-        if part not in starts:
-            starts.append(part)
-    return starts
+        if part not in made:
+            made.append(part)
+            yield part
 
 
-def _best_start(starts: Sequence[tuple[Bundle, ...]], plans: _PlanEvaluator) -> tuple[_Scored, list[Bundle]]:
+def _best_start(starts: Iterator[tuple[Bundle, ...]], plans: _PlanEvaluator) -> tuple[_Scored, list[Bundle]]:
     """The cheapest start the budget allows (the first is always evaluated)."""
     best_bundles: list[Bundle] = []
     best: _Scored | None = None
@@ -174,6 +176,8 @@ def _best_start(starts: Sequence[tuple[Bundle, ...]], plans: _PlanEvaluator) -> 
         result = plans.evaluate(part)
         if best is None or result[0] < best[0]:
             best, best_bundles = result, list(part)
+        if not plans.affordable(1):  # no further start is (each has a bundle): none is built
+            break
     assert best is not None
     return best, best_bundles
 

@@ -47,3 +47,34 @@ def test_search_keeps_orders_apart_when_couriers_are_plentiful() -> None:
         largest=3,
     )
     assert sorted(a.bundle.size for a in assignments) == [1, 1]
+
+
+def test_starts_the_budget_cannot_evaluate_are_never_built(monkeypatch) -> None:
+    import dispatch.engine.search as search
+
+    built: list[int] = []
+    real = search.build_bundles
+
+    def counted(orders, **kwargs):
+        built.append(kwargs["target_size"])
+        return real(orders, **kwargs)
+
+    monkeypatch.setattr(search, "build_bundles", counted)
+    orders = [order(f"o{i:02d}", to=(3000.0 + 40 * i, 0.0), ready=60.0 * i) for i in range(30)]
+    couriers = [courier("c1"), courier("c2")]
+
+    def searched(budget: int) -> list[tuple[str, ...]]:
+        built.clear()
+        assignments, _ = search_bundles(
+            orders, couriers, travel=travel, now=0.0, policy=replace(POLICY, search_budget=budget),
+            target_size=2, largest=3,
+        )
+        return sorted(tuple(o.order_id for o in a.bundle.orders) for a in assignments)
+
+    # 30 singles spend a budget of 30 at once: the sizes-2 and -3 starts cannot be evaluated
+    unbundled = searched(30)
+    assert built == [1]
+    assert unbundled == sorted((o.order_id,) for o in orders)
+    # with room for them, every start is built (and evaluated)
+    searched(10_000)
+    assert built[:3] == [1, 2, 3]
