@@ -32,7 +32,7 @@ from dispatch.orders.promise import PromiseErrors
 from dispatch.orders.retention import DropoffRetention
 from dispatch.orders.shelf import ShelfTruth
 from dispatch.postgres.couriers import PostgresCourierRepository
-from dispatch.postgres.database import CONNECTION_ERRORS, create_pool, resolve_database_url
+from dispatch.postgres.database import CONNECTION_ERRORS, application_name, create_pool, resolve_database_url
 from dispatch.postgres.dispatch_state import PostgresDispatchState
 from dispatch.postgres.migrate import apply_migrations
 from dispatch.postgres.ops import PostgresOpsRepository
@@ -72,7 +72,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     url = app.get(DATABASE_URL)
     if not url:
         url = await asyncio.to_thread(resolve_database_url, settings.database_url, settings.home)
-    name = f"flashdispatch-{app[ROLE]}"  # -all, -api, -dispatcher, -relay
+    name = application_name(app[ROLE])
     async with await create_pool(url, max_size=settings.pool_max_size, application_name=name) as pool:
         async with pool.acquire() as conn:
             applied = await apply_migrations(conn)

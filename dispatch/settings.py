@@ -60,6 +60,16 @@ class Policy:
             raise SettingsError("FLASHDISPATCH_PLACED_AT_MAX_AHEAD_S must be a finite number, not negative")
 
 
+#: The environment variable of each RateLimits field (read here; a benchmark sets them for the
+#: processes it starts).
+RATE_LIMIT_VARIABLES = {
+    "orders_per_s": "FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S",
+    "orders_burst": "FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST",
+    "positions_per_s": "FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S",
+    "positions_burst": "FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """Per-token request budgets (token buckets): sustained rate per second and burst size."""
@@ -70,13 +80,8 @@ class RateLimits:
     positions_burst: float = 4000.0
 
     def __post_init__(self) -> None:
-        for name, value in (
-            ("FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S", self.orders_per_s),
-            ("FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST", self.orders_burst),
-            ("FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S", self.positions_per_s),
-            ("FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST", self.positions_burst),
-        ):
-            if value <= 0:
+        for field_name, name in RATE_LIMIT_VARIABLES.items():
+            if getattr(self, field_name) <= 0:
                 raise SettingsError(f"{name} must be positive")
 
 
@@ -194,13 +199,9 @@ def _policy_from(read: _EnvReader) -> Policy:
 
 
 def _rates_from(read: _EnvReader) -> RateLimits:
-    variables = {
-        "orders_per_s": "FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S",
-        "orders_burst": "FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST",
-        "positions_per_s": "FLASHDISPATCH_RATE_LIMIT_POSITIONS_PER_S",
-        "positions_burst": "FLASHDISPATCH_RATE_LIMIT_POSITIONS_BURST",
-    }
-    return RateLimits(**{name: read.number(var, RateLimits, name) for name, var in variables.items()})
+    return RateLimits(
+        **{name: read.number(var, RateLimits, name) for name, var in RATE_LIMIT_VARIABLES.items()}
+    )
 
 
 def _webhooks_from(env: Mapping[str, str], read: _EnvReader) -> WebhookSettings:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dispatch.settings import RATE_LIMIT_VARIABLES
+
 if TYPE_CHECKING:
     import cProfile
 
@@ -190,8 +192,8 @@ class _ServiceRun:
 # The bench measures intake, not the rate limiter: past the default budget (2,000 orders/s per
 # token) a fast run had part of its orders answered 429, which look cheap and inflated the ratio.
 _UNLIMITED_ORDERS = 1e9
-_UNLIMITED_ORDERS_ENV = {"FLASHDISPATCH_RATE_LIMIT_ORDERS_PER_S": f"{_UNLIMITED_ORDERS:g}",
-                         "FLASHDISPATCH_RATE_LIMIT_ORDERS_BURST": f"{_UNLIMITED_ORDERS:g}"}
+_UNLIMITED_ORDERS_ENV = {RATE_LIMIT_VARIABLES[name]: f"{_UNLIMITED_ORDERS:g}"
+                         for name in ("orders_per_s", "orders_burst")}
 
 
 def _without_order_limit(settings: Settings) -> Settings:

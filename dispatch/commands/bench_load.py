@@ -320,7 +320,10 @@ def _print_load_table(args: argparse.Namespace, phases: list[_Phase]) -> None:
 
 def _by_role(cpu: dict[str, float]) -> str:
     """PostgreSQL's CPU for the API processes' sessions and the dispatcher's, as one table cell."""
-    return f"{cpu.get('flashdispatch-api', 0.0):.2f}, {cpu.get('flashdispatch-dispatcher', 0.0):.2f}"
+    from dispatch.postgres.database import application_name
+
+    api, dispatcher = (cpu.get(application_name(role), 0.0) for role in ("api", "dispatcher"))
+    return f"{api:.2f}, {dispatcher:.2f}"
 
 
 def _summary(args: argparse.Namespace, phases: list[_Phase], *, capacity_rps: float) -> dict[str, Any]:

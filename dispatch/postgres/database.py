@@ -106,6 +106,11 @@ def resolve_database_url(database_url: str | None, home: Path) -> str:
     return database_url or embedded_database_url(home)
 
 
+def application_name(role: str) -> str:
+    """What a process of ``role`` (all, api, dispatcher, relay) calls its database sessions."""
+    return f"flashdispatch-{role}"
+
+
 async def create_pool(
     url: str, *, max_size: int = 10, application_name: str = "flashdispatch"
 ) -> asyncpg.Pool:

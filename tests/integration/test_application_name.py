@@ -6,6 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from dispatch.app import create_app
+from dispatch.postgres.database import application_name
 from tests.conftest import bearer
 
 
@@ -19,5 +20,5 @@ async def test_each_role_names_its_sessions(aiohttp_client, db, database_url, ro
         names = {r[0] for r in await db.fetch(
             "SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = current_database()"
             " AND application_name LIKE 'flashdispatch-%'")}
-        assert f"flashdispatch-{role}" in names, names
+        assert application_name(role) in names, names
         await client.close()
